@@ -1,0 +1,1 @@
+"""The ``stacktap`` command line: thin commands over capture, store and render."""

@@ -1,0 +1,469 @@
+"""The embedded SQLite store: runs, calls, layers and catalogs.
+
+Many processes write to one store at once (the traced command, its subprocesses, every
+service of a dev cloud), so the database runs in WAL mode with a busy timeout and each
+batch is one short ``BEGIN IMMEDIATE`` transaction.
+
+NOTE: this module is imported inside traced programs (Python 3.8+, standard library only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
+from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_ENV = "STACKTAP_DB"
+BUSY_TIMEOUT_MS = 10000
+
+
+class StoreError(Exception):
+    """The store cannot be opened, read or written (one line, for the user)."""
+
+
+def default_db_path() -> str:
+    """``$STACKTAP_DB``, else ``<user data dir>/stacktap/stacktap.db``."""
+    env = os.environ.get(DB_ENV)
+    if env:
+        return env
+    try:
+        import platformdirs  # not in traced programs: they always get STACKTAP_DB
+
+        base = platformdirs.user_data_dir("stacktap", appauthor=False)
+    except ImportError:
+        base = os.path.join(
+            os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "stacktap"
+        )
+    return os.path.join(base, "stacktap.db")
+
+
+def _dumps(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _loads(text: Optional[str]) -> Any:
+    if text is None:
+        return None
+    return json.loads(text)
+
+
+_CALL_COLUMNS = (
+    "span_id, trace_id, parent_span_id, run_id, side, pid, process_name, process_argv, thread,"
+    " local_service, host, peer_type, peer_name, peer_interface, peer_region, peer_endpoint,"
+    " method, url, path_template, request_headers, request_body, status, reason,"
+    " response_headers, response_body, start, time_to_headers, duration, request_id,"
+    " global_request_id, call_site, stack, error_type, error_message, handler, app"
+)
+_CALL_PLACEHOLDERS = ", ".join("?" * len(_CALL_COLUMNS.split(",")))
+
+
+def _call_row(call: Call) -> tuple:
+    return (
+        call.span_id,
+        call.trace_id,
+        call.parent_span_id,
+        call.run_id,
+        call.side,
+        call.pid,
+        call.process_name,
+        _dumps(call.process_argv),
+        call.thread,
+        call.local_service,
+        call.host,
+        call.peer.service_type,
+        call.peer.service_name,
+        call.peer.interface,
+        call.peer.region,
+        call.peer.endpoint,
+        call.method,
+        call.url,
+        call.path_template,
+        _dumps([list(h) for h in call.request_headers]),
+        _dumps(call.request_body.to_dict()),
+        call.status,
+        call.reason,
+        _dumps([list(h) for h in call.response_headers]),
+        _dumps(call.response_body.to_dict()),
+        call.start,
+        call.time_to_headers,
+        call.duration,
+        call.request_id,
+        call.global_request_id,
+        _dumps(call.call_site.to_dict() if call.call_site else None),
+        _dumps(call.stack),
+        call.error_type,
+        call.error_message,
+        call.handler,
+        call.app,
+    )
+
+
+def _call_from_row(row: sqlite3.Row) -> Call:
+    return Call(
+        span_id=row["span_id"],
+        trace_id=row["trace_id"],
+        parent_span_id=row["parent_span_id"],
+        run_id=row["run_id"],
+        side=row["side"],
+        pid=row["pid"] or 0,
+        process_name=row["process_name"],
+        process_argv=_loads(row["process_argv"]),
+        thread=row["thread"],
+        local_service=row["local_service"],
+        host=row["host"],
+        peer=Peer(
+            service_type=row["peer_type"],
+            service_name=row["peer_name"],
+            interface=row["peer_interface"],
+            region=row["peer_region"],
+            endpoint=row["peer_endpoint"],
+        ),
+        method=row["method"],
+        url=row["url"],
+        path_template=row["path_template"],
+        request_headers=[(k, v) for k, v in (_loads(row["request_headers"]) or [])],
+        request_body=Body.from_dict(_loads(row["request_body"])),
+        status=row["status"],
+        reason=row["reason"],
+        response_headers=[(k, v) for k, v in (_loads(row["response_headers"]) or [])],
+        response_body=Body.from_dict(_loads(row["response_body"])),
+        start=row["start"],
+        time_to_headers=row["time_to_headers"],
+        duration=row["duration"],
+        request_id=row["request_id"],
+        global_request_id=row["global_request_id"],
+        call_site=CallSite.from_dict(_loads(row["call_site"])),
+        stack=_loads(row["stack"]) or [],
+        error_type=row["error_type"],
+        error_message=row["error_message"],
+        handler=row["handler"],
+        app=row["app"],
+    )
+
+
+def _run_from_row(row: sqlite3.Row) -> Run:
+    return Run(
+        id=row["id"],
+        kind=row["kind"],
+        label=row["label"],
+        argv=_loads(row["argv"]) or [],
+        cwd=row["cwd"],
+        host=row["host"],
+        user=row["user"],
+        started=row["started"],
+        ended=row["ended"],
+        exit_code=row["exit_code"],
+    )
+
+
+def _create_private(path: str) -> None:
+    """Create the store file 0600 inside a 0700 directory, if it does not exist yet."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+class Store:
+    """One connection to a stacktap SQLite store.
+
+    A ``Store`` belongs to one thread; open another one per thread or per process.
+    """
+
+    def __init__(self, path: Optional[str] = None, create: bool = True) -> None:
+        self.path = path or default_db_path()
+        if not create and not os.path.exists(self.path):
+            raise StoreError("no store at %s (nothing recorded yet?)" % self.path)
+        try:
+            if create:
+                _create_private(self.path)
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000.0, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError("cannot open store %s: %s" % (self.path, exc)) from exc
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _migrate(self) -> None:
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                "store %s has schema version %d, newer than this stacktap (%d): upgrade stacktap"
+                % (self.path, version, SCHEMA_VERSION)
+            )
+        if version == SCHEMA_VERSION:
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            # NOTE: re-read inside the write lock: another process may have migrated meanwhile.
+            version = self.schema_version()
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                    (str(number + 1),),
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def schema_version(self) -> int:
+        has_meta = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
+        ).fetchone()
+        if not has_meta:
+            return 0
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row["value"]) if row else 0
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _write(self, statements: Sequence[tuple]) -> None:
+        """Run ``(sql, params_list)`` pairs in one immediate transaction."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, rows in statements:
+                if rows:
+                    self._db.executemany(sql, rows)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def add_run(self, run: Run) -> None:
+        self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO runs (id, kind, label, argv, cwd, host, user, started, ended,"
+                    " exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            run.id,
+                            run.kind,
+                            run.label,
+                            _dumps(run.argv),
+                            run.cwd,
+                            run.host,
+                            run.user,
+                            run.started or time.time(),
+                            run.ended,
+                            run.exit_code,
+                        )
+                    ],
+                )
+            ]
+        )
+
+    def finish_run(self, run_id: str, exit_code: Optional[int], ended: Optional[float] = None) -> None:
+        self._write(
+            [
+                (
+                    "UPDATE runs SET ended = ?, exit_code = ? WHERE id = ?",
+                    [(ended or time.time(), exit_code, run_id)],
+                )
+            ]
+        )
+
+    def add_calls(self, calls: Iterable[Call]) -> int:
+        """Store calls (and their layers); a span id already stored is skipped. Returns new rows."""
+        calls = list(calls)
+        before = self._db.total_changes
+        layers = [layer for call in calls for layer in call.layers]
+        self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO calls (%s) VALUES (%s)" % (_CALL_COLUMNS, _CALL_PLACEHOLDERS),
+                    [_call_row(call) for call in calls],
+                ),
+                (
+                    "INSERT OR IGNORE INTO layers (span_id, ord, name, factory, enter_offset,"
+                    " exit_offset, answered, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            la.span_id,
+                            la.order,
+                            la.name,
+                            la.factory,
+                            la.enter_offset,
+                            la.exit_offset,
+                            1 if la.answered else 0,
+                            la.status,
+                        )
+                        for la in layers
+                    ],
+                ),
+            ]
+        )
+        return self._db.total_changes - before - len(layers)
+
+    def add_catalog(self, run_id: str, entries: Iterable[CatalogEntry]) -> None:
+        self._write(
+            [
+                (
+                    "INSERT OR IGNORE INTO catalog (run_id, service_type, service_name, interface,"
+                    " region, url, service_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            run_id,
+                            e.service_type,
+                            e.service_name,
+                            e.interface,
+                            e.region,
+                            e.url,
+                            e.service_id,
+                        )
+                        for e in entries
+                    ],
+                )
+            ]
+        )
+
+    # -- reading -----------------------------------------------------------------------
+
+    def runs(self, limit: Optional[int] = None, kinds: Optional[Sequence[str]] = None) -> List[Run]:
+        sql = "SELECT * FROM runs"
+        params: List[Any] = []
+        if kinds:
+            sql += " WHERE kind IN (%s)" % ", ".join("?" * len(kinds))
+            params.extend(kinds)
+        sql += " ORDER BY started DESC, rowid DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_run_from_row(r) for r in self._db.execute(sql, params)]
+
+    def call_counts(self) -> Dict[str, int]:
+        """Number of calls recorded in each run."""
+        rows = self._db.execute("SELECT run_id, COUNT(*) AS n FROM calls GROUP BY run_id")
+        return {r["run_id"]: r["n"] for r in rows}
+
+    def get_run(self, ref: str) -> Run:
+        """A run by id, unique id prefix, or ``last`` (the newest command or API run)."""
+        if ref == "last":
+            row = self._db.execute(
+                "SELECT * FROM runs WHERE kind != 'server' ORDER BY started DESC, rowid DESC LIMIT 1"
+            ).fetchone()
+            if row is None:
+                raise StoreError("no runs recorded yet in %s" % self.path)
+            return _run_from_row(row)
+        rows = self._db.execute(
+            "SELECT * FROM runs WHERE id = ? OR id LIKE ? ORDER BY started DESC LIMIT 3",
+            (ref, ref.replace("%", "").replace("_", "") + "%"),
+        ).fetchall()
+        exact = [r for r in rows if r["id"] == ref]
+        if exact:
+            return _run_from_row(exact[0])
+        if not rows:
+            raise StoreError("no run %r in %s (try: stacktap list)" % (ref, self.path))
+        if len(rows) > 1:
+            raise StoreError("run id %r is ambiguous: give more digits" % ref)
+        return _run_from_row(rows[0])
+
+    def calls(self, run_id: str, with_traces: bool = True) -> List[Call]:
+        """The calls of a run, in start order, with their layers.
+
+        With ``with_traces``, also the calls other processes recorded in the same traces
+        (the server side of this run's requests and the calls those services made).
+        """
+        if with_traces:
+            sql = (
+                "SELECT * FROM calls WHERE run_id = ? OR trace_id IN"
+                " (SELECT DISTINCT trace_id FROM calls WHERE run_id = ?) ORDER BY start, id"
+            )
+            params: tuple = (run_id, run_id)
+        else:
+            sql = "SELECT * FROM calls WHERE run_id = ? ORDER BY start, id"
+            params = (run_id,)
+        calls = [_call_from_row(r) for r in self._db.execute(sql, params)]
+        self._attach_layers(calls)
+        for number, call in enumerate(calls, 1):
+            call.seq = number
+        return calls
+
+    def calls_by_request_id(self, request_ids: Sequence[str]) -> List[Call]:
+        """Calls carrying any of these ``x-openstack-request-id`` values (links without traceparent)."""
+        if not request_ids:
+            return []
+        found: List[Call] = []
+        chunk = 500
+        for i in range(0, len(request_ids), chunk):
+            part = list(request_ids[i : i + chunk])
+            sql = "SELECT * FROM calls WHERE request_id IN (%s) ORDER BY start, id" % ", ".join(
+                "?" * len(part)
+            )
+            found.extend(_call_from_row(r) for r in self._db.execute(sql, part))
+        self._attach_layers(found)
+        return found
+
+    def _attach_layers(self, calls: List[Call]) -> None:
+        if not calls:
+            return
+        by_span = {c.span_id: c for c in calls}
+        ids = list(by_span)
+        chunk = 500
+        for i in range(0, len(ids), chunk):
+            part = ids[i : i + chunk]
+            sql = "SELECT * FROM layers WHERE span_id IN (%s) ORDER BY span_id, ord" % ", ".join(
+                "?" * len(part)
+            )
+            for r in self._db.execute(sql, part):
+                by_span[r["span_id"]].layers.append(
+                    Layer(
+                        span_id=r["span_id"],
+                        order=r["ord"],
+                        name=r["name"],
+                        factory=r["factory"],
+                        enter_offset=r["enter_offset"] or 0.0,
+                        exit_offset=r["exit_offset"],
+                        answered=bool(r["answered"]),
+                        status=r["status"],
+                    )
+                )
+
+    def catalog(self, run_id: Optional[str] = None) -> List[CatalogEntry]:
+        """Catalog endpoints seen in a run (or in the whole store)."""
+        if run_id is None:
+            rows = self._db.execute("SELECT DISTINCT service_type, service_name, interface, region, url,"
+                                    " service_id FROM catalog")
+        else:
+            rows = self._db.execute("SELECT * FROM catalog WHERE run_id = ?", (run_id,))
+        return [
+            CatalogEntry(
+                service_type=r["service_type"],
+                url=r["url"],
+                service_name=r["service_name"],
+                interface=r["interface"],
+                region=r["region"],
+                service_id=r["service_id"],
+            )
+            for r in rows
+        ]
+
+    def raw(self) -> sqlite3.Connection:
+        """The underlying connection, for merge and import (read the schema first)."""
+        return self._db

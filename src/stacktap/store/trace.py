@@ -1,0 +1,100 @@
+"""A run as renderers see it: the run, its calls in start order (with the server-side
+records of the same traces), services named from the catalog, and the call tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from stacktap.catalog import name_calls
+from stacktap.model import Call, CatalogEntry, Run
+from stacktap.paths import path_template
+from stacktap.store.sqlite import Store
+
+
+@dataclass
+class Trace:
+    """Everything one run recorded, ready to render."""
+
+    run: Run
+    calls: List[Call]
+    catalog: List[CatalogEntry] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._by_span: Dict[str, Call] = {c.span_id: c for c in self.calls}
+        self._children: Dict[Optional[str], List[Call]] = {}
+        for call in self.calls:
+            parent = call.parent_span_id if call.parent_span_id in self._by_span else None
+            self._children.setdefault(parent, []).append(call)
+
+    def call(self, span_id: str) -> Optional[Call]:
+        return self._by_span.get(span_id)
+
+    def parent(self, call: Call) -> Optional[Call]:
+        return self._by_span.get(call.parent_span_id) if call.parent_span_id else None
+
+    @property
+    def roots(self) -> List[Call]:
+        """Calls with no recorded parent, in start order."""
+        return self._children.get(None, [])
+
+    def children(self, call: Call) -> List[Call]:
+        return self._children.get(call.span_id, [])
+
+    def depth(self, call: Call) -> int:
+        depth = 0
+        parent = self.parent(call)
+        while parent is not None and depth < 64:
+            depth += 1
+            parent = self.parent(parent)
+        return depth
+
+    def walk(self) -> List[Call]:
+        """All calls depth-first (a call, then what happened inside it), siblings by start."""
+        out: List[Call] = []
+
+        def visit(call: Call) -> None:
+            out.append(call)
+            for child in self.children(call):
+                visit(child)
+
+        for root in self.roots:
+            visit(root)
+        return out
+
+    @property
+    def client_calls(self) -> List[Call]:
+        return [c for c in self.calls if c.side == "client"]
+
+    @property
+    def services(self) -> List[str]:
+        """Services talked to, in order of first appearance."""
+        seen: List[str] = []
+        for call in self.calls:
+            label = service_label(call)
+            if call.side == "client" and label not in seen:
+                seen.append(label)
+        return seen
+
+
+def service_label(call: Call) -> str:
+    """``keystone``, ``glance``... from the catalog; ``host:port`` when unknown."""
+    from stacktap.catalog import unknown_peer_label
+
+    return call.peer.label or unknown_peer_label(call.url)
+
+
+def load_trace(store: Store, ref: str, with_traces: bool = True) -> Trace:
+    """Load run ``ref`` (id, prefix or ``last``) from ``store``, services named."""
+    run = store.get_run(ref)
+    calls = store.calls(run.id, with_traces=with_traces)
+    entries = store.catalog(run.id)
+    if not entries and any(c.run_id != run.id for c in calls):
+        entries = store.catalog()
+    # NOTE: server processes see catalogs too (their own token validation); use them
+    # to name calls made inside a service when the run itself saw none.
+    name_calls(calls, entries or store.catalog())
+    for call in calls:
+        if not call.path_template:
+            call.path_template = path_template(call.url)
+    return Trace(run=run, calls=calls, catalog=entries)
