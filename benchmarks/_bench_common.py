@@ -1,0 +1,63 @@
+"""Helpers shared by the capture benchmarks: the local server, traced and untraced children."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from stacktap.capture.env import tracing_env
+from stacktap.model import Run
+from stacktap.store import Store
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@contextmanager
+def local_server() -> Iterator[str]:
+    """Start ``_bench_server.py`` in its own process; yields its base URL."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port_file = os.path.join(tmp, "port")
+        proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_bench_server.py"), port_file])
+        try:
+            deadline = time.time() + 10
+            while not (os.path.exists(port_file) and _read(port_file)):
+                if time.time() > deadline:
+                    raise RuntimeError("bench server did not start")
+                time.sleep(0.05)
+            yield f"http://127.0.0.1:{_read(port_file)}"
+        finally:
+            proc.terminate()
+            proc.wait()
+
+
+def _read(path: str) -> str:
+    with open(path) as src:
+        return src.read()
+
+
+def traced_env(db: str) -> dict[str, str]:
+    """A new command run in ``db`` and the environment that records into it."""
+    run = Run(kind="command", label="benchmark")
+    with Store(db) as store:
+        store.add_run(run)
+    return tracing_env(db, run_id=run.id)
+
+
+def plain_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for var in list(env):
+        if var.startswith("STACKTAP_"):
+            del env[var]
+    return env
+
+
+def run_child(code: str, env: dict[str, str], *args: str, python: str = sys.executable) -> str:
+    done = subprocess.run([python, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr)
+    return done.stdout.strip()

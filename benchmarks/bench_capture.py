@@ -1,0 +1,129 @@
+"""Capture overhead, measured side by side in one run.
+
+1. Per-call wall time of plain ``requests.get`` on a 127.0.0.1 keep-alive loop, untraced vs
+   traced (each in its own child process, alternating rounds; best round kept).
+   Target: at most +50 us per call.
+2. Start-up of ``openstack --version`` untraced vs traced (target ratio <= 1.10x): the
+   child started with the tracing environment, and the whole ``stacktap run`` wrapper.
+
+Usage: ``python benchmarks/bench_capture.py [--calls N] [--rounds R] [--openstack PATH]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _bench_common import local_server, plain_env, run_child, traced_env
+
+LOOP = """
+import sys, time, requests
+url, n = sys.argv[1], int(sys.argv[2])
+s = requests.Session()
+for _ in range(200):
+    s.get(url).json()
+t = time.perf_counter()
+for _ in range(n):
+    s.get(url).json()
+print((time.perf_counter() - t) / n * 1e6)
+"""
+
+# NOTE: one traced process, blocks of calls with recording off and on, alternating, so both
+# sides share the machine's state; a block "on" includes flushing what it recorded.
+ALTERNATING = """
+import sys, time, requests
+from stacktap.capture.recorder import get_recorder
+rec = get_recorder()
+url, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = requests.Session()
+for _ in range(200):
+    s.get(url).json()
+rec.flush(30)
+best = {False: [], True: []}
+for _ in range(rounds):
+    for on in (False, True):
+        rec.enabled = on
+        t = time.perf_counter()
+        for _ in range(n):
+            s.get(url).json()
+        if on:
+            rec.flush(30)
+        best[on].append((time.perf_counter() - t) / n * 1e6)
+print(min(best[False]), min(best[True]))
+"""
+
+
+def per_call(url: str, calls: int, rounds: int, db: str) -> tuple[float, float]:
+    untraced, traced = [], []
+    for _ in range(rounds):
+        untraced.append(float(run_child(LOOP, plain_env(), url, str(calls))))
+        traced.append(float(run_child(LOOP, traced_env(db), url, str(calls))))
+    return min(untraced), min(traced)
+
+
+def per_call_alternating(url: str, calls: int, rounds: int, db: str) -> tuple[float, float]:
+    off, on = run_child(ALTERNATING, traced_env(db), url, str(calls // 4), str(rounds * 4)).split()
+    return float(off), float(on)
+
+
+def _line(plain: float, traced: float) -> str:
+    return (
+        f"  untraced {plain:.1f} us/call | traced {traced:.1f} us/call"
+        f" | added {traced - plain:+.1f} us | ratio {traced / plain:.3f}x"
+    )
+
+
+def startup(cmd: list[str], env: dict[str, str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--openstack", default="/tmp/exp/venv/bin/openstack")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "bench.db")
+        with local_server() as base:
+            plain, traced = per_call(base + "/json", args.calls, args.rounds, db)
+            alt_plain, alt_traced = per_call_alternating(base + "/json", args.calls, args.rounds, db)
+        print(f"per call, requests on 127.0.0.1 keep-alive, separate processes (best of {args.rounds}):")
+        print(_line(plain, traced))
+        print("per call, one process, recording off/on in alternating blocks (writer flush included):")
+        print(_line(alt_plain, alt_traced))
+        if not os.path.exists(args.openstack):
+            print(f"start-up: skipped (no {args.openstack})")
+            return
+        cmd = [args.openstack, "--version"]
+        # NOTE: interleave warm-ups so both sides see a warm page cache and .pyc files.
+        startup(cmd, plain_env(), 2)
+        startup(cmd, traced_env(db), 2)
+        base_t = startup(cmd, plain_env(), args.startup_runs)
+        child_t = startup(cmd, traced_env(db), args.startup_runs)
+        stacktap = os.path.join(os.path.dirname(sys.executable), "stacktap")
+        wrapper = [stacktap, "run", "--db", db, "--", *cmd]
+        wrapper_t = startup(wrapper, plain_env(), args.startup_runs)
+        print(f"start-up of `openstack --version` (median of {args.startup_runs}):")
+        print(
+            f"  untraced {base_t * 1e3:.0f} ms | traced child {child_t * 1e3:.0f} ms"
+            f" (ratio {child_t / base_t:.3f}x) | via `stacktap run` {wrapper_t * 1e3:.0f} ms"
+            f" (ratio {wrapper_t / base_t:.3f}x)"
+        )
+
+
+if __name__ == "__main__":
+    main()

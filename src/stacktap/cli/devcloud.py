@@ -1,0 +1,159 @@
+"""``stacktap devcloud up/status/down/env``: a local keystone, glance and nova-api on 127.0.0.1.
+
+Exit codes: ``up`` 0 when every service answers; ``status`` 0 only when every service runs and
+answers (so scripts can ask "is it up?"), else 1; ``down`` 0 when it stopped services or nothing
+was running (stopping is idempotent: CI calls it unconditionally), 1 when DIR holds no dev cloud.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from stacktap.cli.options import emit_rows, fail, format_option
+from stacktap.devcloud import clouds, lifecycle
+from stacktap.devcloud.errors import DevcloudError
+from stacktap.devcloud.nova import LIMITATION
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+dir_option = click.option(
+    "--dir",
+    "directory",
+    envvar="STACKTAP_DEVCLOUD_DIR",
+    default=None,
+    metavar="DIR",
+    help="The dev cloud's directory (default: $STACKTAP_DEVCLOUD_DIR or <user data dir>/stacktap/devcloud).",
+)
+
+
+def _say(message: str) -> None:
+    click.echo(f"stacktap devcloud: {message}", err=True)
+
+
+def _devcloud_errors(func: F) -> F:
+    """DevcloudError and OSError become the one-line ``stacktap: ...`` error, exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DevcloudError as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail((exc.strerror or type(exc).__name__) + (f": {exc.filename}" if exc.filename else ""))
+        except KeyboardInterrupt:
+            fail("interrupted", code=130)
+        return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+def devcloud() -> None:
+    """A local dev cloud (keystone, glance, nova-api) in its own virtualenv, for learning and tests."""
+
+
+@devcloud.command()
+@dir_option
+@click.option(
+    "--python",
+    "python",
+    default=None,
+    metavar="PATH",
+    help="Interpreter for the dev cloud's virtualenv (default: the one running stacktap).",
+)
+@click.option(
+    "--with-nova/--without-nova",
+    "with_nova",
+    default=None,
+    help="Install and serve nova-api (default: on; later: as the last up chose).",
+)
+@click.option("--with", "with_", type=click.Choice(["nova"]), multiple=True, help="Same as --with-nova.")
+@click.option("--without", type=click.Choice(["nova"]), multiple=True, help="Same as --without-nova.")
+@click.option(
+    "--trace-servers/--no-trace-servers",
+    "trace_servers",
+    default=None,
+    help="Record what the services serve and call, into --db (default: off; later: as the last up chose).",
+)
+@click.option(
+    "--db",
+    "db",
+    default=None,
+    metavar="PATH",
+    help="Store the traced services write to (default: stacktap's default store).",
+)
+@click.option("--new-ports", is_flag=True, help="Pick new free ports for the services that are not running.")
+@_devcloud_errors
+def up(
+    directory: str | None,
+    python: str | None,
+    with_nova: bool | None,
+    with_: tuple[str, ...],
+    without: tuple[str, ...],
+    trace_servers: bool | None,
+    db: str | None,
+    new_ports: bool,
+) -> None:
+    """Install (once), bootstrap (once) and serve the dev cloud; reuses whatever already runs."""
+    if with_ and without:
+        fail("--with nova and --without nova contradict each other")
+    if with_ or without:
+        with_nova = bool(with_)
+    options = lifecycle.UpOptions(python, with_nova, trace_servers, db, new_ports)
+    layout, state = lifecycle.up(directory, options, _say)
+    traced = f"yes, into {state.db}" if state.trace_servers else "no"
+    _say(f"up: {clouds.auth_url(state)}; traced: {traced}")
+    _say(
+        f'use it: eval "$(stacktap devcloud env --dir {layout.root})", or '
+        f"OS_CLIENT_CONFIG_FILE={layout.clouds_yaml} openstack --os-cloud {clouds.CLOUD_NAME} ..."
+    )
+
+
+@devcloud.command()
+@dir_option
+@format_option
+@_devcloud_errors
+def status(directory: str | None, fmt: str) -> None:
+    """Services, URLs, pids, health and logs; exit 1 unless all of them run and answer."""
+    layout, state, rows = lifecycle.status(directory)
+    emit_rows(
+        ["Service", "URL", "PID", "Health", "Log"],
+        [[r.service, r.url, r.pid or "-", r.health, r.log] for r in rows],
+        fmt,
+    )
+    if fmt == "table":
+        click.echo(f"traced: yes, into {state.db}" if state.trace_servers else "traced: no")
+        click.echo(f"clouds.yaml: {layout.clouds_yaml} (cloud {clouds.CLOUD_NAME})")
+        if state.with_nova:
+            click.echo(f"note: {LIMITATION}")
+    if not all(r.pid and r.health.startswith("ok") for r in rows):
+        raise SystemExit(1)
+
+
+@devcloud.command()
+@dir_option
+@_devcloud_errors
+def down(directory: str | None) -> None:
+    """Stop the services this dev cloud started (by pid). Nothing running is not an error."""
+    stopped = lifecycle.down(directory)
+    _say(f"stopped {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@devcloud.command()
+@dir_option
+@_devcloud_errors
+def env(directory: str | None) -> None:
+    """Print ``export OS_...`` lines and PATH: ``eval "$(stacktap devcloud env)"``."""
+    layout = lifecycle.Layout.at(directory)
+    state = lifecycle.load_state(layout)
+    for line in clouds.shell_exports(layout, state):
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    devcloud(prog_name="stacktap devcloud")

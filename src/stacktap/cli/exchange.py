@@ -1,0 +1,160 @@
+"""``stacktap export`` and ``stacktap import``: a run out as HAR / JSON / Markdown / OTLP,
+and a colleague's stacktap JSON back in."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+import click
+
+from stacktap.cli.options import db_option, fail, one_line_errors, open_store
+from stacktap.store import Trace, load_trace
+
+DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318/v1/traces"
+_RENDERERS = {
+    "har": ("stacktap.render.har", "render_har"),
+    "json": ("stacktap.render.json_export", "render_json"),
+    "markdown": ("stacktap.render.markdown", "render_markdown"),
+}
+
+
+@click.command("export")
+@click.argument("run", default="last")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["har", "json", "markdown", "otlp"]),
+    default="json",
+    show_default=True,
+    help="har: HAR 1.2; json: lossless stacktap JSON (for import); "
+    "markdown: an MkDocs page; otlp: send spans to an OpenTelemetry collector.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file (default: stdout).",
+)
+@click.option(
+    "--endpoint",
+    default=None,
+    metavar="URL",
+    help="otlp: traces URL (default: $OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, "
+    f"$OTEL_EXPORTER_OTLP_ENDPOINT/v1/traces, else {DEFAULT_OTLP_ENDPOINT}).",
+)
+@click.option(
+    "--header",
+    "headers",
+    multiple=True,
+    metavar="K=V",
+    help="otlp: an HTTP header for the collector (repeatable).",
+)
+@db_option
+@one_line_errors
+def export(
+    run: str, fmt: str, output: str | None, endpoint: str | None, headers: Sequence[str], db: str | None
+) -> None:
+    """Export RUN (id, prefix or 'last') as HAR, stacktap JSON, Markdown, or OTLP spans."""
+    with open_store(db) as store:
+        trace = load_trace(store, run)
+    if fmt == "otlp":
+        _send_otlp(trace, endpoint, headers)
+        return
+    module, name = _RENDERERS[fmt]
+    import importlib
+
+    text = getattr(importlib.import_module(module), name)(trace)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    _write_private(output, text)
+    click.echo(f"stacktap: wrote {output} ({fmt}, {len(trace.calls)} calls)", err=True)
+
+
+def _write_private(path: str, text: str) -> None:
+    """Write ``path`` readable by its owner only when it is new: a trace shows what a
+    user did, even with its secrets redacted."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def otlp_endpoint(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """The OTLP/HTTP traces URL, following the OpenTelemetry exporter variables."""
+    if explicit:
+        return explicit
+    if environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return environ["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+    if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return environ["OTEL_EXPORTER_OTLP_ENDPOINT"].rstrip("/") + "/v1/traces"
+    return DEFAULT_OTLP_ENDPOINT
+
+
+def otlp_headers(options: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """Headers from $OTEL_EXPORTER_OTLP_(TRACES_)HEADERS (``k=v,k2=v2``), then ``--header``."""
+    from stacktap.export.endpoint import OTEL_HEADERS_ENV, OTEL_TRACES_HEADERS_ENV, parse_headers
+
+    headers = parse_headers(environ.get(OTEL_HEADERS_ENV))
+    headers.update(parse_headers(environ.get(OTEL_TRACES_HEADERS_ENV)))
+    for option in options:
+        key, sep, value = option.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--header needs K=V, got {option!r}")
+        headers[key.strip()] = value.strip()
+    return headers
+
+
+def _send_otlp(trace: Trace, endpoint: str | None, header_options: Sequence[str]) -> None:
+    try:
+        from stacktap.export.endpoint import traces_url
+        from stacktap.export.otlp import send_trace
+    except ImportError as exc:
+        missing = getattr(exc, "name", "") or ""
+        if missing.startswith(("opentelemetry", "google")):
+            fail("OTLP export needs the otlp extra: pip install 'stacktap[otlp]'")
+        fail(f"OTLP export is not available: {exc}")
+        return
+    url = traces_url(otlp_endpoint(endpoint, os.environ))
+    headers = otlp_headers(header_options, os.environ)
+    # NOTE: send_trace raises OTLPExportError (an OSError, one line) for a missing SDK or a
+    # collector that is down or refuses: one_line_errors prints it.
+    count = send_trace(trace, url, headers)
+    click.echo(f"stacktap: sent {count} spans to {url}")
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@db_option
+@one_line_errors
+def import_(file: str, db: str | None) -> None:
+    """Bring a stacktap JSON trace (from 'export --format json') into the store.
+
+    The run keeps its id and its calls their span ids: importing the same file again
+    adds nothing.
+    """
+    from stacktap.render.json_export import import_trace, parse_trace_json
+
+    if file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        try:
+            with open(file, "rb") as handle:
+                data = handle.read()
+        except OSError as exc:
+            fail(f"cannot read {file}: {exc.strerror or exc}")
+            return
+    imported = parse_trace_json(data)
+    with open_store(db, create=True) as store:
+        result = import_trace(store, imported)
+    label = imported.run.label or " ".join(imported.run.argv) or imported.run.kind
+    if result.added == 0:
+        click.echo(f"run {result.run_id} ({label}) already present: nothing imported")
+    elif result.present:
+        click.echo(
+            f"imported run {result.run_id} ({label}): {result.added} calls, {result.present} already present"
+        )
+    else:
+        click.echo(f"imported run {result.run_id} ({label}): {result.added} calls")

@@ -1,0 +1,63 @@
+"""Bootstrapping nova-api: its API and cell databases, and the m1.tiny/m1.small flavors.
+
+NOTE: there is no conductor, scheduler, compute, placement or neutron: nova-api answers reads,
+flavors and keypairs. ``server create`` would leave a server record no one builds, which then
+breaks ``server list`` (it asks neutron for ports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stacktap.devcloud.errors import DevcloudError
+from stacktap.devcloud.http import request_json
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.manage import run_tool
+from stacktap.devcloud.services import NOVA
+from stacktap.devcloud.state import State
+
+#: name -> (id, ram MiB, vcpus, disk GiB), as devstack defines them.
+FLAVORS = {"m1.tiny": ("1", 512, 1, 1), "m1.small": ("2", 2048, 1, 20)}
+
+LIMITATION = "nova is read/flavor/keypair only (no neutron, no compute): `server create` breaks `server list`"
+
+
+def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
+    """Once per dev cloud: ``api_db sync``, cell0 and cell1 mappings, ``db sync``."""
+    (layout.data / "nova" / "lock").mkdir(parents=True, exist_ok=True)
+    if NOVA.name in state.done:
+        return
+    say("bootstrapping nova")
+    conf = ["--config-file", str(layout.etc(NOVA.name) / "nova.conf")]
+    run_tool(layout, ["nova-manage", *conf, "api_db", "sync"])
+    run_tool(
+        layout,
+        [
+            "nova-manage",
+            *conf,
+            "cell_v2",
+            "map_cell0",
+            "--database_connection",
+            layout.sqlite_url("nova_cell0"),
+        ],
+    )
+    # NOTE: exit 2 means "a cell with this database and transport already exists" (a rerun).
+    run_tool(layout, ["nova-manage", *conf, "cell_v2", "create_cell", "--name", "cell1"], ok_codes=(0, 2))
+    run_tool(layout, ["nova-manage", *conf, "db", "sync"])
+    state.mark_done(NOVA.name)
+
+
+def ensure_flavors(compute_url: str, token: str) -> None:
+    """Create the flavors that are missing (through nova's API: nova-manage has no flavor command)."""
+    headers = {"X-Auth-Token": token}
+    listed = request_json("GET", compute_url + "/flavors", headers=headers)
+    if listed.status != 200:
+        raise DevcloudError(f"nova refused to list flavors: HTTP {listed.status}")
+    have = {flavor["name"] for flavor in listed.body["flavors"]}
+    for name, (flavor_id, ram, vcpus, disk) in FLAVORS.items():
+        if name in have:
+            continue
+        flavor = {"name": name, "id": flavor_id, "ram": ram, "vcpus": vcpus, "disk": disk}
+        created = request_json("POST", compute_url + "/flavors", {"flavor": flavor}, headers)
+        if created.status >= 300:
+            raise DevcloudError(f"nova refused to create flavor {name}: HTTP {created.status}")

@@ -1,0 +1,267 @@
+"""Serving each WSGI app with gunicorn: start, pid files, fingerprints, health, stop.
+
+Each service gets ``DIR/run/<name>.gunicorn.py`` (its gunicorn config), ``DIR/run/<name>.pid``
+(the gunicorn master, written by us at spawn), ``DIR/run/<name>.fingerprint`` (a hash of what it
+was started with: command, environment, config files) and ``DIR/run/<name>.ctl`` (gunicorn's
+control socket, kept out of the shared ``~/.gunicorn``). Its output goes to ``DIR/logs/<name>.log``.
+
+A pid counts as ours only while ``/proc/<pid>`` shows a gunicorn of this service (its command
+line, which gunicorn retitles to ``gunicorn: master [stacktap-devcloud-<name>]``) working in this
+dev cloud's directory, so a stale pid file after a crash (or a reboot that handed the pid to
+someone else) never makes us signal a stranger.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacktap.devcloud.errors import DevcloudError
+from stacktap.devcloud.http import health
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.services import HOST, ServiceSpec
+
+#: What each service process's environment contributes to its fingerprint.
+_FINGERPRINT_ENV = ("PYTHONPATH", "STACKTAP_", "OS_")
+
+# NOTE: oslo.config parses sys.argv when the app is imported (nova passes it explicitly, keystone
+# and glance through CONF()), and gunicorn's own arguments would make it exit with "unrecognized
+# arguments". The config file runs in the master after gunicorn parsed its command line and
+# before any worker imports the app, so emptying argv here hides it from the app.
+_GUNICORN_CONF = """\
+# Written by stacktap devcloud for %(name)s; rewritten on each `up`.
+import sys
+
+sys.argv[1:] = []
+proc_name = %(proc_name)r
+wsgi_app = %(app)r
+bind = [%(bind)r]
+workers = 1
+# NOTE: threads, so a slow request (an image upload) does not stall the service's other calls.
+threads = 4
+timeout = 120
+graceful_timeout = 5
+%(control)s
+pidfile = None
+accesslog = %(access)r
+errorlog = "-"
+capture_output = True
+"""
+
+# NOTE: unix socket paths are limited to 107 bytes; a deep --dir falls back to no control socket.
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class Running:
+    service: str
+    pid: int
+
+
+def conf_path(layout: Layout, service: str) -> Path:
+    return layout.run / (f"{service}.gunicorn.py")
+
+
+def _pid_path(layout: Layout, service: str) -> Path:
+    return layout.run / (f"{service}.pid")
+
+
+def _fingerprint_path(layout: Layout, service: str) -> Path:
+    return layout.run / (f"{service}.fingerprint")
+
+
+def gunicorn_conf(layout: Layout, spec: ServiceSpec, port: int, app: str) -> str:
+    socket_path = str(layout.run / (f"{spec.name}.ctl"))
+    control = (
+        f"control_socket = {socket_path!r}"
+        if len(socket_path) <= _MAX_SOCKET_PATH
+        else "control_socket_disable = True"
+    )
+    return _GUNICORN_CONF % {
+        "name": spec.name,
+        "proc_name": _proc_name(spec.name),
+        "app": app,
+        "bind": f"{HOST}:{port}",
+        "control": control,
+        "access": str(layout.logs / f"{spec.name}-access.log"),
+    }
+
+
+def command(layout: Layout, spec: ServiceSpec) -> list[str]:
+    return [str(layout.python), "-m", "gunicorn", "-c", str(conf_path(layout, spec.name))]
+
+
+def fingerprint(argv: list[str], env: Mapping[str, str], files: list[Path]) -> str:
+    """A hash of what a service runs with: same fingerprint, no need to restart it."""
+    digest = hashlib.sha256()
+    kept = {k: v for k, v in env.items() if k.startswith(_FINGERPRINT_ENV)}
+    digest.update(json.dumps([argv, sorted(kept.items())]).encode())
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+    return digest.hexdigest()
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""
+
+
+def _is_alive(pid: int) -> bool:
+    """True for a running process; a zombie (exited, not yet reaped) counts as dead."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # NOTE: the state follows the parenthesised command name, which may itself hold ")".
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _is_ours(layout: Layout, service: str, pid: int) -> bool:
+    if not _is_alive(pid):
+        return False
+    if not os.path.isdir("/proc/self"):  # NOTE: no procfs (macOS): trust a live pid
+        return True
+    cmdline = _cmdline(pid) or ""
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    named = str(conf_path(layout, service)) in cmdline or f"[{_proc_name(service)}]" in cmdline
+    return named and cwd == os.path.realpath(layout.root)
+
+
+def _proc_name(service: str) -> str:
+    return f"stacktap-devcloud-{service}"
+
+
+def running(layout: Layout, service: str) -> Running | None:
+    """The live gunicorn master of ``service``; a stale pid file is removed on the way."""
+    path = _pid_path(layout, service)
+    try:
+        pid = int(path.read_text().strip())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pid = 0
+    if pid > 0 and _is_ours(layout, service, pid):
+        return Running(service, pid)
+    forget(layout, service)
+    return None
+
+
+def forget(layout: Layout, service: str) -> None:
+    for path in (_pid_path(layout, service), _fingerprint_path(layout, service)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def started_fingerprint(layout: Layout, service: str) -> str | None:
+    try:
+        return _fingerprint_path(layout, service).read_text().strip()
+    except OSError:
+        return None
+
+
+def start(
+    layout: Layout, spec: ServiceSpec, port: int, app: str, env: Mapping[str, str], fingerprint_value: str
+) -> subprocess.Popen[bytes]:
+    """Spawn gunicorn for ``spec`` in its own session; output appended to the service's log."""
+    conf_path(layout, spec.name).write_text(gunicorn_conf(layout, spec, port, app))
+    log_path = layout.log(spec.name)
+    with open(log_path, "ab") as log:
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        log.write(
+            f"\n===== stacktap devcloud: starting {spec.name} on {HOST}:{port} at {when} =====\n".encode()
+        )
+        log.flush()
+        try:
+            # NOTE: a new session, so the services outlive `up` and a Ctrl-C in its terminal.
+            proc = subprocess.Popen(
+                command(layout, spec),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env),
+                cwd=str(layout.root),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise DevcloudError(f"cannot start {spec.name}: {exc}") from exc
+    _pid_path(layout, spec.name).write_text(f"{proc.pid}\n")
+    _fingerprint_path(layout, spec.name).write_text(fingerprint_value + "\n")
+    return proc
+
+
+def wait_healthy(
+    layout: Layout, spec: ServiceSpec, port: int, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
+    """Wait until ``spec`` answers HTTP on its root; raise (naming its log) if it dies or stalls."""
+    deadline = time.monotonic() + timeout
+    url = spec.root_url(port)
+    while True:
+        code = proc.poll()
+        if code is not None:
+            raise DevcloudError(
+                f"{spec.name} exited (code {code}) while starting; read {layout.log(spec.name)}"
+            )
+        if health(url, timeout=2.0).startswith("ok"):
+            return
+        if time.monotonic() > deadline:
+            raise DevcloudError(
+                f"{spec.name} did not answer on {url} within {timeout:.0f}s; read {layout.log(spec.name)}"
+            )
+        time.sleep(0.2)
+
+
+def stop(layout: Layout, service: str, timeout: float = 15.0) -> bool:
+    """Stop ``service`` if it runs (TERM to its session, KILL after ``timeout``); True if it ran."""
+    current = running(layout, service)
+    if current is None:
+        return False
+    _signal_group(current.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _is_alive(current.pid) and time.monotonic() < deadline:
+        _reap(current.pid)
+        time.sleep(0.1)
+    if _is_alive(current.pid):
+        _signal_group(current.pid, signal.SIGKILL)
+        time.sleep(0.2)
+        _reap(current.pid)
+    forget(layout, service)
+    return True
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    # NOTE: the master leads its own session (start_new_session), so its workers get it too.
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, signum)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status if the master is our own child (same `up` process), else no-op."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)

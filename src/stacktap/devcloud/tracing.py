@@ -1,0 +1,72 @@
+"""``up --trace-servers``: the pieces other parts of stacktap provide, loaded only when asked for.
+
+``stacktap.capture.env.tracing_env`` gives each service process the environment that loads the
+capture hook; ``stacktap.wsgi.install.instrument_paste_ini`` puts the server filter into glance's
+and nova's paste pipelines; keystone (a Flask app, no paste) is served through
+``stacktap.wsgi.wrap:application`` with ``STACKTAP_WRAP_APP`` naming the real app.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from stacktap.devcloud.errors import DevcloudError
+from stacktap.devcloud.services import KEYSTONE, ServiceSpec
+
+WRAP_APP = "stacktap.wsgi.wrap:application"
+
+_NEEDED = ("stacktap.capture.env", "stacktap.wsgi.install", "stacktap.wsgi.wrap")
+
+
+@dataclass(frozen=True)
+class Tracing:
+    """What a traced service needs: its environment, its paste rewrite, its WSGI entry point."""
+
+    tracing_env: Callable[..., dict[str, str]]
+    instrument_paste_ini: Callable[..., str]
+    db: str
+
+    def env(self, spec: ServiceSpec, base: Mapping[str, str]) -> dict[str, str]:
+        env = self.tracing_env(self.db, service=spec.process, base=base)
+        if spec is KEYSTONE:
+            env["STACKTAP_WRAP_APP"] = KEYSTONE.wsgi_app
+        return env
+
+    def app(self, spec: ServiceSpec) -> str:
+        return WRAP_APP if spec is KEYSTONE else spec.wsgi_app
+
+    def instrument(self, text: str, service: str) -> str:
+        return self.instrument_paste_ini(text, service, layers=True)
+
+
+def missing() -> str | None:
+    """Why ``--trace-servers`` cannot work with this stacktap, or None when it can."""
+    import importlib.util
+
+    for name in _NEEDED:
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # NOTE: a missing parent raises; a None in sys.modules too
+            found = None
+        if found is None:
+            return f"{name} is not available"
+    return None
+
+
+def load(db: str) -> Tracing:
+    """The tracing pieces, or a one-line error when this stacktap does not have them yet."""
+    try:
+        env_module = importlib.import_module("stacktap.capture.env")
+        install_module = importlib.import_module("stacktap.wsgi.install")
+        tracing_env = env_module.tracing_env
+        instrument = install_module.instrument_paste_ini
+    except (ImportError, AttributeError) as exc:
+        raise DevcloudError(
+            f"--trace-servers needs stacktap's capture hook and WSGI filter, not importable here ({exc})"
+        ) from exc
+    reason = missing()
+    if reason:
+        raise DevcloudError(f"--trace-servers needs stacktap's WSGI filter: {reason}")
+    return Tracing(tracing_env, instrument, db)

@@ -1,0 +1,491 @@
+"""Redaction: secrets never reach the store.
+
+Every header, URL and body goes through a :class:`Redactor` before it is stored. A secret
+is replaced by a *mark*, ``{SHA256}`` + the first 16 hex digits of its sha256, so equal
+secrets stay linkable (the token sent in ``X-Auth-Token`` of one call and validated in
+``X-Subject-Token`` of another get the same mark) while the value itself is gone.
+
+Rules:
+
+- headers: the token/credential headers in ``SECRET_HEADERS``; ``Authorization`` keeps its
+  scheme (``Bearer {SHA256}...``), cookies keep their names and attributes;
+- JSON keys at any depth, case-insensitive and ignoring ``_``/``-`` (``adminPass`` is
+  ``admin_pass``): ``SECRET_JSON_KEYS`` when the value is a string (or number, or a list of
+  them; dicts are walked, so ``password: {user: {name...}}`` keeps the user name), the whole
+  value of ``blob`` (EC2/TOTP credential blobs are JSON *strings*), ``id`` inside a ``token``
+  object (``access.token.id``, ``auth.identity.token.id``), and ``access`` next to ``secret``
+  or ``signature`` (EC2 key pairs);
+- URLs: the password of ``user:pass@`` (or the whole userinfo when there is no password, it
+  is then usually a token), and query parameters in ``SECRET_QUERY_KEYS``;
+- form bodies (``application/x-www-form-urlencoded``): the JSON and query keys;
+- anything that looks like a keystone token (fernet ``gAAAAA...``, JWS ``eyJ...``), and
+  the exact values of secrets this Redactor has already marked (token headers, passwords...)
+  wherever they show up verbatim later: a v2 ``/v2.0/tokens/<token>`` path, an error
+  message echoing a password. Values shorter than 8 characters, or plain words shorter than
+  16 letters, are not remembered: replacing ``password`` everywhere would mangle
+  ``"methods": ["password"]``;
+- a body that cannot be parsed (truncated JSON, odd content type) is kept only when no
+  sensitive key name appears in it; otherwise it is replaced whole (``BODY_REDACTED``).
+
+Nothing here raises: on any internal error the value is replaced whole by a mark.
+
+NOTE: runs inside traced programs and server processes: Python 3.8+, standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
+
+from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+
+#: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
+REDACT_KEYS_ENV = "STACKTAP_REDACT_KEYS"
+
+MARK_PREFIX = "{SHA256}"
+MARK_RE = re.compile(r"\{SHA256\}[0-9a-f]{16}")
+_WHOLE_MARK_RE = re.compile(r"^\{SHA256\}[0-9a-f]{16}$")
+
+#: Headers whose whole value is a secret (lower case).
+SECRET_HEADERS = frozenset(
+    [
+        "x-auth-token",
+        "x-subject-token",
+        "x-service-token",
+        "x-storage-token",
+        "x-auth-key",
+        "x-storage-pass",
+        "x-account-meta-temp-url-key",
+        "x-account-meta-temp-url-key-2",
+        "x-container-meta-temp-url-key",
+        "x-container-meta-temp-url-key-2",
+    ]
+)
+#: Headers of the form ``<scheme> <credentials>``: the scheme is kept.
+_AUTH_HEADERS = frozenset(["authorization", "proxy-authorization"])
+#: Headers holding URLs, which get the URL rules.
+_URL_HEADERS = frozenset(["location", "content-location", "referer"])
+
+
+def _norm(key: str) -> str:
+    """A key as rules compare it: lower case, without ``_`` and ``-``."""
+    return key.lower().replace("_", "").replace("-", "")
+
+
+#: JSON (and form) keys whose string value is a secret, normalized.
+SECRET_JSON_KEYS = frozenset(
+    _norm(k)
+    for k in [
+        "password",
+        "original_password",
+        "new_password",
+        "adminPass",
+        "secret",
+        "client_secret",
+        "passcode",
+        "passphrase",
+        "private_key",
+        "blob",
+        "token",
+        "auth_token",
+        "access_token",
+        "refresh_token",
+        "api_key",
+        "psk",
+        "signature",
+    ]
+)
+#: Query parameters whose value is a secret, normalized.
+SECRET_QUERY_KEYS = frozenset(
+    _norm(k)
+    for k in [
+        "password",
+        "token",
+        "auth_token",
+        "access_token",
+        "temp_url_sig",
+        "signature",
+        "X-Amz-Signature",
+        "X-Amz-Security-Token",
+        "secret",
+        "passcode",
+    ]
+)
+#: Keys whose whole value is marked, whatever its type.
+_WHOLE_VALUE_KEYS = frozenset(["blob"])
+#: Words whose presence makes an unparseable body suspect (searched case-insensitively).
+_SUSPECT_WORDS = (
+    "password",
+    "adminpass",
+    "admin_pass",
+    "secret",
+    "token",
+    "passcode",
+    "passphrase",
+    "private_key",
+    "privatekey",
+    "blob",
+    "psk",
+    "signature",
+    "temp_url_sig",
+    "api_key",
+    "apikey",
+)
+
+#: Keystone tokens: fernet (``gAAAAA`` + url-safe base64) and JWS (``eyJ...`` x3).
+TOKEN_RE = re.compile(
+    r"gAAAAA[A-Za-z0-9_\-]{60,}(?:=|%3[dD]){0,2}"
+    r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
+)
+
+#: How many secret values a Redactor remembers (newest kept): each costs one substring scan.
+MAX_REMEMBERED = 32
+_MIN_REMEMBERED_LEN = 8
+
+_UNPARSEABLE = "<redacted: unparseable body that may hold secrets, %d bytes>"
+_FAILED = "<redacted: %s>"
+
+
+def mark(value: str) -> str:
+    """``{SHA256}`` + the first 16 hex digits of sha256(value); a mark is returned as is."""
+    try:
+        if not isinstance(value, str):
+            value = str(value)
+        if _WHOLE_MARK_RE.match(value):
+            return value
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        return MARK_PREFIX + digest[:16]
+    except Exception:  # NOTE: never raise, even on a str subclass with a broken __str__
+        return MARK_PREFIX + "0" * 16
+
+
+def is_mark(text: Optional[str]) -> bool:
+    """Whether ``text`` is exactly one mark (renderers use it to put ``$OS_TOKEN`` back)."""
+    return bool(text) and bool(_WHOLE_MARK_RE.match(text or ""))
+
+
+def _worth_remembering(value: str) -> bool:
+    # NOTE: a short value or a plain word would be replaced in innocent places later.
+    if len(value) < _MIN_REMEMBERED_LEN or is_mark(value):
+        return False
+    return len(value) >= 16 or not value.isalpha()
+
+
+class Redactor:
+    """Applies the redaction rules; remembers the secrets it marked to catch them again.
+
+    One Redactor per process is enough (see :func:`default_redactor`); it is thread-safe.
+    """
+
+    def __init__(self, extra_keys: Iterable[str] = ()) -> None:
+        extra = [str(k).strip() for k in extra_keys if str(k).strip()]
+        normalized = frozenset(_norm(k) for k in extra)
+        self.json_keys = SECRET_JSON_KEYS | normalized
+        self.query_keys = SECRET_QUERY_KEYS | normalized
+        self.form_keys = self.json_keys | self.query_keys
+        self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
+        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | {k.lower() for k in extra}))
+        self._lock = threading.Lock()
+        self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
+        self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
+
+    # -- marks and memory ----------------------------------------------------------------
+
+    def mark(self, value: str) -> str:
+        """The mark of ``value`` (see :func:`mark`); the value is remembered for later scans."""
+        marked = mark(value)
+        try:
+            if isinstance(value, str) and value not in self._remembered and _worth_remembering(value):
+                with self._lock:
+                    self._remembered[value] = marked
+                    while len(self._remembered) > MAX_REMEMBERED:
+                        del self._remembered[next(iter(self._remembered))]
+                    self._scan = tuple(
+                        sorted(self._remembered.items(), key=lambda item: len(item[0]), reverse=True)
+                    )
+        except Exception:
+            pass
+        return marked
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with remembered secrets and keystone-token look-alikes marked."""
+        for value, marked in self._scan:
+            if value in text:
+                text = text.replace(value, marked)
+        if "gAAAAA" in text or "eyJ" in text:
+            text = TOKEN_RE.sub(lambda m: self.mark(_unpad(m.group(0))), text)
+        return text
+
+    def _may_need_scrub(self, text: str) -> bool:
+        return "gAAAAA" in text or "eyJ" in text or any(v in text for v, _ in self._scan)
+
+    def _suspect(self, text: str) -> bool:
+        lowered = text.lower()
+        return any(word in lowered for word in self._suspect_words)
+
+    # -- headers ---------------------------------------------------------------------------
+
+    def headers(self, headers: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
+        """Headers with secret values marked, same order; names are compared case-insensitively."""
+        out: List[Tuple[str, str]] = []
+        try:
+            for name, value in headers:
+                out.append((name, self._header(str(name), value)))
+        except Exception:
+            return [(str(name), mark(str(value))) for name, value in _pairs(headers)]
+        return out
+
+    def _header(self, name: str, value: Any) -> str:
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        value = str(value)
+        lname = name.lower()
+        if lname in self.header_keys:
+            return self.mark(value)
+        if lname in _AUTH_HEADERS:
+            scheme, sep, credentials = value.strip().partition(" ")
+            if not sep:
+                return self.mark(value)
+            return "%s %s" % (scheme, self.mark(credentials.strip()))
+        if lname in ("cookie", "set-cookie"):
+            return self._cookie(value, lname == "set-cookie")
+        if lname in _URL_HEADERS:
+            return self.url(value)
+        return self._scrub(value)
+
+    def _cookie(self, value: str, set_cookie: bool) -> str:
+        parts = value.split(";")
+        out = []
+        for index, part in enumerate(parts):
+            name, sep, cookie_value = part.partition("=")
+            # NOTE: Set-Cookie attributes (Path=/, Expires=...) follow the first pair.
+            if sep and (index == 0 or not set_cookie):
+                out.append("%s=%s" % (name, self.mark(cookie_value.strip())))
+            elif not sep and index == 0:
+                out.append(self.mark(part))
+            else:
+                out.append(part)
+        return ";".join(out)
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def url(self, url: str) -> str:
+        """``url`` with userinfo, secret query parameters and known secrets marked.
+
+        An URL with nothing to redact is returned unchanged, byte for byte.
+        """
+        try:
+            return self._url(str(url))
+        except Exception:
+            return _FAILED % ("URL " + mark(str(url)))
+
+    def _url(self, url: str) -> str:
+        parts = urlsplit(url)
+        netloc, path, query, fragment = parts.netloc, parts.path, parts.query, parts.fragment
+        if "@" in netloc:
+            userinfo, _, hostport = netloc.rpartition("@")
+            user, sep, password = userinfo.partition(":")
+            # NOTE: a user without a password is most often a token used as the user name.
+            userinfo = "%s:%s" % (user, self.mark(unquote(password))) if sep else self.mark(unquote(user))
+            netloc = "%s@%s" % (userinfo, hostport)
+        if query:
+            query = self._pairs_text(query, "&", self.query_keys)
+        if self._may_need_scrub(path):
+            path = self._scrub(path)
+        if fragment and self._may_need_scrub(fragment):
+            fragment = self._scrub(fragment)
+        if (netloc, path, query, fragment) == (parts.netloc, parts.path, parts.query, parts.fragment):
+            return url
+        return urlunsplit((parts.scheme, netloc, path, query, fragment))
+
+    def _pairs_text(self, text: str, separator: str, keys: frozenset) -> str:
+        """``k=v<sep>k=v`` text (query string, form body) with secret values marked."""
+        out = []
+        for item in text.split(separator):
+            name, sep, value = item.partition("=")
+            if sep and _norm(unquote_plus(name)) in keys:
+                out.append("%s=%s" % (name, self.mark(unquote_plus(value))))
+            elif sep and "=" in unquote_plus(value) and value != unquote_plus(value):
+                out.append("%s=%s" % (name, self._nested_query(value)))
+            elif self._may_need_scrub(item):
+                out.append(self._scrub(item))
+            else:
+                out.append(item)
+        return separator.join(out)
+
+    def _nested_query(self, value: str) -> str:
+        """A parameter whose value is itself an encoded query (nova's noVNC console URL:
+        ``?path=%3Ftoken%3D...``): redact the decoded query, encode it again if it changed."""
+        decoded = unquote_plus(value)
+        head, sep, tail = decoded.rpartition("?")
+        redacted = head + sep + self._pairs_text(tail, "&", self.query_keys)
+        if redacted == decoded:
+            return self._scrub(value)
+        return quote(redacted, safe="{}")
+
+    # -- bodies ----------------------------------------------------------------------------
+
+    def body_text(self, text: str, content_type: Optional[str]) -> Tuple[str, str]:
+        """``(kind, redacted text)`` for a decoded body; kind is json, text or redacted.
+
+        JSON (by content type, or by its look when the type says nothing) is parsed and walked;
+        form bodies are split; anything else, or JSON that does not parse, is kept only when no
+        sensitive key name appears in it. A JSON body with nothing to redact comes back as is.
+        """
+        try:
+            return self._body_text(text if isinstance(text, str) else str(text), content_type)
+        except Exception:
+            return BODY_REDACTED, _FAILED % "body that failed redaction"
+
+    def _body_text(self, text: str, content_type: Optional[str]) -> Tuple[str, str]:
+        ctype = (content_type or "").split(";", 1)[0].strip().lower()
+        stripped = text.lstrip()
+        if "json" in ctype or (
+            ctype in ("", "text/plain", "application/octet-stream") and stripped[:1] in ("{", "[")
+        ):
+            try:
+                document = json.loads(text)
+            except (ValueError, RecursionError):
+                return self._unparseable(text)
+            walk = _Walk(self, scrub=self._may_need_scrub(text))
+            redacted = walk.value(document)
+            if not walk.changed:
+                return BODY_JSON, text
+            return BODY_JSON, json.dumps(redacted, ensure_ascii=False)
+        if "x-www-form-urlencoded" in ctype:
+            return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
+        return self._unparseable(text)
+
+    def _unparseable(self, text: str) -> Tuple[str, str]:
+        if self._suspect(text):
+            return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        return BODY_TEXT, self._scrub(text)
+
+    def json(self, obj: Any) -> Any:
+        """A redacted copy of parsed JSON (dicts, lists, scalars); ``obj`` is left alone."""
+        try:
+            return _Walk(self, scrub=True).value(obj)
+        except Exception:
+            return _FAILED % "JSON that failed redaction"
+
+    def message(self, text: str) -> str:
+        """Free text (an error message, a log line): URLs in it get the URL rules, and
+        remembered secrets and token look-alikes are marked."""
+        try:
+            text = str(text)
+            text = _URL_IN_TEXT.sub(lambda m: self.url(m.group(0)), text)
+            text = _QUERY_IN_TEXT.sub(self._query_in_text, text)
+            return self._scrub(text)
+        except Exception:
+            return _FAILED % "message"
+
+    def _query_in_text(self, match: "re.Match[str]") -> str:
+        return self._pairs_text(match.group(0), "&", self.query_keys)
+
+
+#: URLs in free text, and bare ``?a=b&c=d`` query strings (``url: /v3/x?password=...``).
+_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
+_QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
+
+
+class _Walk:
+    """One pass over parsed JSON, building a redacted copy and noting whether it changed."""
+
+    def __init__(self, redactor: Redactor, scrub: bool) -> None:
+        self.redactor = redactor
+        self.scrub = scrub  # NOTE: only when the raw text showed a candidate: saves a scan per string
+        self.changed = False
+
+    def _marked(self, value: Any) -> str:
+        self.changed = True
+        return self.redactor.mark(value if isinstance(value, str) else str(value))
+
+    def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
+        if isinstance(value, dict):
+            return self.mapping(value, parent)
+        if isinstance(value, (list, tuple)):
+            return [self.value(item, secret, parent) for item in value]
+        if isinstance(value, str):
+            if secret:
+                return self._marked(value)
+            redacted = value
+            if "?" in value or "@" in value:
+                # NOTE: URLs inside bodies (console URLs, links, temp URLs) get the URL rules.
+                redacted = self.redactor.url(value) if "://" in value or value[:1] == "/" else value
+            if self.scrub:
+                redacted = self.redactor._scrub(redacted)
+            if redacted != value:
+                self.changed = True
+            return redacted
+        if secret and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return self._marked(value)
+        return value
+
+    def mapping(self, obj: Dict[Any, Any], parent: str) -> Dict[Any, Any]:
+        keys = self.redactor.json_keys
+        norms = {key: _norm(str(key)) for key in obj}
+        ec2_pair = any(n in ("secret", "signature") for n in norms.values())
+        out: Dict[Any, Any] = {}
+        for key, item in obj.items():
+            name = norms[key]
+            if name in _WHOLE_VALUE_KEYS and item is not None:
+                text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
+                out[key] = self._marked(text)
+            elif name in keys:
+                out[key] = self.value(item, secret=True, parent=name)
+            elif isinstance(item, str) and (
+                (name == "id" and parent == "token") or (name == "access" and ec2_pair)
+            ):
+                out[key] = self._marked(item)
+            else:
+                out[key] = self.value(item, parent=name)
+        return out
+
+
+def _unpad(token: str) -> str:
+    """A token without its trailing ``=``/``%3D`` padding, so all spellings get one mark."""
+    while True:
+        if token.endswith("="):
+            token = token[:-1]
+        elif token[-3:].lower() == "%3d":
+            token = token[:-3]
+        else:
+            return token
+
+
+def _pairs(headers: Iterable[Any]) -> List[Tuple[Any, Any]]:
+    out = []
+    try:
+        for item in headers:
+            try:
+                name, value = item
+            except Exception:
+                name, value = "?", item
+            out.append((name, value))
+    except Exception:
+        pass
+    return out
+
+
+_default: Optional[Redactor] = None
+_default_keys: Optional[str] = None
+_default_lock = threading.Lock()
+
+
+def default_redactor() -> Redactor:
+    """The process-wide Redactor, with the extra keys of ``$STACKTAP_REDACT_KEYS`` (comma list).
+
+    NOTE: one shared instance, so a token marked in one call is recognized in the next.
+    """
+    global _default, _default_keys
+    keys = os.environ.get(REDACT_KEYS_ENV, "")
+    with _default_lock:
+        if _default is None or keys != _default_keys:
+            _default = Redactor(k for k in keys.split(",") if k.strip())
+            _default_keys = keys
+        return _default

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import hashlib
+
+from stacktap.capture.bodies import make_body
+from stacktap.capture.body_capture import BodyCapture
+from stacktap.model import BODY_BINARY, BODY_JSON, BODY_NONE, BODY_STREAM, BODY_UNREAD
+from stacktap.redact import Redactor
+
+
+def test_capture_keeps_the_first_cap_bytes_and_hashes_all() -> None:
+    capture = BodyCapture(cap=10)
+    for chunk in (b"0123", b"456789ab", bytearray(b"cdef")):
+        capture.feed(chunk)
+    assert (capture.size, capture.data, capture.truncated) == (16, b"0123456789", True)
+    assert capture.sha256() == hashlib.sha256(b"0123456789abcdef").hexdigest()
+
+
+def test_json_is_redacted_and_capped() -> None:
+    body = make_body(b'{"password": "hunter2hunter2", "name": "x"}', "application/json", 1024, Redactor())
+    assert body.kind == BODY_JSON and "hunter2" not in (body.text or "") and not body.truncated
+    capped = make_body(b'{"name": "' + b"x" * 100 + b'"}', "application/json", 20, Redactor())
+    assert capped.truncated and capped.size == 112 and len(capped.text or "") <= 40
+
+
+def test_binary_streamed_unread_and_empty() -> None:
+    data = bytes(range(256)) * 10
+    binary = make_body(data, "application/octet-stream", 1024, Redactor())
+    assert (binary.kind, binary.size, binary.text) == (BODY_BINARY, 2560, None)
+    assert binary.sha256 == hashlib.sha256(data).hexdigest()
+    streamed = BodyCapture(cap=100, streamed=True)
+    streamed.feed(data)
+    streamed.complete = True
+    assert make_body(streamed, None, 100, Redactor()).kind == BODY_STREAM
+    unread = BodyCapture(cap=100)
+    unread.feed(b'{"a": ')
+    assert make_body(unread, "application/json", 100, Redactor()).kind == BODY_UNREAD
+    assert make_body(b"", "application/json", 100, Redactor()).kind == BODY_NONE

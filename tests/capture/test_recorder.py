@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from capture_helpers import PASSWORD, TOKEN, LocalServer, new_run, run_traced, stored_calls
+
+from stacktap.capture.recorder import Recorder
+from stacktap.model import SERVER, Call
+from stacktap.store import Store
+
+
+@pytest.fixture()
+def recorder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    for var in ("STACKTAP_RUN_ID", "STACKTAP_TRACE_ID", "STACKTAP_SERVICE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("STACKTAP_DB", str(tmp_path / "st.db"))
+    monkeypatch.setenv("STACKTAP_SERVICE", "glance-api")
+    return Recorder()
+
+
+def test_submitted_server_call_gets_a_lazy_server_run_and_is_redacted(
+    recorder: Recorder, tmp_path: Path
+) -> None:
+    seen: list[list[Call]] = []
+    recorder.add_sink(seen.append)
+    call = Call(
+        run_id="",
+        method="POST",
+        url="http://127.0.0.1:9292/v2/images",
+        start=1.0,
+        side=SERVER,
+        status=201,
+        request_headers=[("X-Auth-Token", TOKEN), ("Content-Type", "application/json")],
+        response_headers=[("Content-Type", "application/json"), ("x-openstack-request-id", "req-9")],
+    )
+    recorder.submit(call, b'{"name": "cirros", "password": "%s"}' % PASSWORD.encode(), b'{"id": "x"}')
+    assert recorder.flush(10)
+    with Store(str(tmp_path / "st.db")) as store:
+        [run] = store.runs()
+        [stored] = store.calls(run.id)
+    assert run.kind == "server" and run.label == "glance-api"
+    assert stored.run_id == run.id and stored.local_service == "glance-api" and stored.request_id == "req-9"
+    assert stored.request_body.kind == "json" and PASSWORD not in (stored.request_body.text or "")
+    assert stored.response_body.text == '{"id": "x"}'
+    assert TOKEN.encode() not in (tmp_path / "st.db").read_bytes()
+    assert len(seen) == 1 and seen[0][0].span_id == call.span_id
+    assert seen[0][0].request_headers[0][1].startswith("{SHA256}")
+
+
+def test_unwritable_store_warns_once_and_never_raises(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from stacktap.capture import warn
+
+    warn.reset_for_tests()
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")  # NOTE: a store under a plain file cannot be created, even by root
+    recorder = Recorder()
+    recorder.configure(db=str(not_a_dir / "st.db"), run_id="r1", enabled=True)
+    for _ in range(3):
+        recorder.submit(Call(run_id="", method="GET", url="http://x/", start=1.0))
+    assert recorder.flush(10)
+    err = capfd.readouterr().err
+    assert err.count("stacktap: warning:") == 1 and "cannot record calls" in err
+
+
+def test_traced_program_with_unwritable_store_works_with_one_warning(
+    tmp_path: Path, server: LocalServer
+) -> None:
+    db = tmp_path / "st.db"
+    run = new_run(db)
+    (tmp_path / "file").write_text("")
+    proc = run_traced(
+        """
+        import requests, sys
+        for _ in range(3):
+            print(requests.get(sys.argv[1] + "/json").status_code)
+        """,
+        db,
+        run.id,
+        args=(server.url,),
+        extra_env={"STACKTAP_DB": str(tmp_path / "file" / "x.db")},
+    )
+    assert proc.returncode == 0 and proc.stdout == "200\n200\n200\n"
+    assert proc.stderr.count("stacktap: warning:") == 1 and proc.stderr.count("\n") == 1
+
+
+def test_busy_store_does_not_break_the_program(tmp_path: Path, server: LocalServer) -> None:
+    db = tmp_path / "st.db"
+    run = new_run(db)
+    with Store(str(db)) as store:
+        store.raw().execute("BEGIN EXCLUSIVE")
+        proc = run_traced(
+            "import requests, sys; print(requests.get(sys.argv[1] + '/json').status_code)",
+            db,
+            run.id,
+            args=(server.url,),
+            extra_env={"STACKTAP_TEST_BUSY": "1"},
+            timeout=60,
+        )
+        store.raw().execute("ROLLBACK")
+    assert proc.returncode == 0 and proc.stdout == "200\n"
+    assert proc.stderr.count("stacktap: warning:") == 1, proc.stderr
+    assert stored_calls(db, run.id) == []

@@ -1,0 +1,139 @@
+"""``stacktap run``: output, exit codes and signals as without stacktap; the summary line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stacktap.cli.run import parse_size
+from stacktap.store import Store
+
+
+def stacktap_run(db: Path, *cmd: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*STACKTAP_CLI, "run", "--db", str(db), *extra, "--", *cmd],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+STACKTAP_CLI = [sys.executable, "-c", "from stacktap.cli.main import main; main()"]
+
+
+def test_output_and_exit_code_are_the_commands(tmp_path: Path) -> None:
+    cmd = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    plain = subprocess.run(cmd, capture_output=True, text=True)
+    traced = stacktap_run(tmp_path / "st.db", *cmd)
+    assert (traced.returncode, traced.stdout) == (plain.returncode, plain.stdout) == (3, "out\n")
+    lines = traced.stderr.splitlines()
+    assert lines[0] == "err" and len(lines) == 2
+    assert lines[1].startswith("stacktap: nothing traced in run ")
+
+
+def test_summary_counts_calls_and_services(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).parent.parent / "capture"))
+    from capture_helpers import LocalServer
+
+    server = LocalServer()
+    try:
+        code = "import requests, sys; [requests.get(sys.argv[1] + '/json') for _ in range(3)]"
+        traced = stacktap_run(
+            tmp_path / "st.db", sys.executable, "-c", code, server.url, extra=("--label", "x")
+        )
+    finally:
+        server.close()
+    assert traced.returncode == 0, traced.stderr
+    [line] = traced.stderr.splitlines()
+    with Store(str(tmp_path / "st.db")) as store:
+        [run] = store.runs()
+    assert line == f"stacktap: recorded 3 calls to 1 service in run {run.id} (stacktap show {run.id})"
+    assert (run.kind, run.label, run.exit_code) == ("command", "x", 0)
+    assert run.argv[0] == sys.executable and run.ended is not None
+
+
+def test_killed_by_signal_is_128_plus_n(tmp_path: Path) -> None:
+    traced = stacktap_run(tmp_path / "st.db", "sh", "-c", "kill -KILL $$")
+    assert traced.returncode == 128 + signal.SIGKILL
+
+
+def test_sigterm_is_passed_to_the_child(tmp_path: Path) -> None:
+    marker = tmp_path / "got-term"
+    script = (
+        f"import signal, sys, time\ndef h(*a):\n    open({str(marker)!r}, 'w').write('x'); sys.exit(42)\n"
+        + "signal.signal(signal.SIGTERM, h)\nprint('ready', flush=True)\ntime.sleep(30)\n"
+    )
+    proc = subprocess.Popen(
+        [*STACKTAP_CLI, "run", "--db", str(tmp_path / "st.db"), "--", sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 42
+    assert marker.exists()
+
+
+def test_ctrl_c_reaches_the_child_once(tmp_path: Path) -> None:
+    script = (
+        "import time\ntry:\n    print('ready', flush=True); time.sleep(30)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', flush=True); time.sleep(0.5); raise SystemExit(7)\n"
+    )
+    proc = subprocess.Popen(
+        [*STACKTAP_CLI, "run", "--db", str(tmp_path / "st.db"), "--", sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
+    assert proc.wait(timeout=30) == 7
+    assert proc.stdout.read() == "interrupted\n"
+
+
+def test_unwritable_store_runs_the_command_with_one_warning(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    traced = stacktap_run(tmp_path / "file" / "st.db", sys.executable, "-c", "print('hi')")
+    assert traced.returncode == 0 and traced.stdout == "hi\n"
+    [line] = traced.stderr.splitlines()
+    assert line.startswith("stacktap: warning: not recording: cannot open store")
+
+
+def test_command_not_found_is_127_in_one_line(tmp_path: Path) -> None:
+    traced = stacktap_run(tmp_path / "st.db", "no-such-command-xyz")
+    assert traced.returncode == 127
+    assert traced.stderr == "stacktap: command not found: no-such-command-xyz\n"
+
+
+def test_bad_body_cap_is_a_one_line_error(tmp_path: Path) -> None:
+    traced = stacktap_run(tmp_path / "st.db", "true", extra=("--body-cap", "lots"))
+    assert traced.returncode == 2
+    assert traced.stderr == "stacktap: not a size: 'lots' (try 1048576, 512k, 2M)\n"
+
+
+def test_body_cap_reaches_the_child(tmp_path: Path) -> None:
+    traced = stacktap_run(
+        tmp_path / "st.db",
+        sys.executable,
+        "-c",
+        "import os; print(os.environ['STACKTAP_BODY_CAP'])",
+        extra=("--body-cap", "2k"),
+    )
+    assert traced.stdout == "2048\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("100", 100), ("512k", 524288), ("2M", 2 * 1024**2), ("1GiB", 1024**3)]
+)
+def test_parse_size(text: str, size: int) -> None:
+    assert parse_size(text) == size
