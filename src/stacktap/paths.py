@@ -67,7 +67,7 @@ def path_template(url_or_path: str) -> str:
             elif _is_id(previous):
                 out.append("{id}")
             else:
-                out.append("{%s_id}" % _singular(previous))
+                out.append(f"{{{_singular(previous)}_id}}")
         else:
             out.append(segment)
     return "/".join(out)

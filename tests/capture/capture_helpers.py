@@ -144,9 +144,22 @@ class Handler(BaseHTTPRequestHandler):
             self._send(404, b"{}")
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Keeps handler errors (clients that hang up on purpose, timeouts) off stderr.
+
+    NOTE: socketserver prints them to ``sys.stderr`` from a daemon thread, possibly while a later
+    test has it redirected (click's CliRunner), which would corrupt that test's output.
+    """
+
+    errors: list[str] = []
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        self.errors.append(repr(sys.exc_info()[1]))
+
+
 class LocalServer:
     def __init__(self) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

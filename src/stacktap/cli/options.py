@@ -37,7 +37,7 @@ format_option = click.option(
 
 def fail(message: str, code: int = 1) -> None:
     """Print ``stacktap: <message>`` on stderr and exit ``code``: the one-line error."""
-    click.echo("stacktap: %s" % message, err=True)
+    click.echo(f"stacktap: {message}", err=True)
     sys.exit(code)
 
 
@@ -73,13 +73,14 @@ def one_line_errors(func: F) -> F:
 
 def emit_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str) -> None:
     """Print rows as an OpenStack-CLI-style table, JSON, YAML, or bare values."""
+    records = [dict(zip(columns, row, strict=True)) for row in rows]
     if fmt == "json":
-        click.echo(json.dumps([dict(zip(columns, row)) for row in rows], indent=2, default=str))
+        click.echo(json.dumps(records, indent=2, default=str))
     elif fmt == "yaml":
         import yaml
 
         click.echo(
-            yaml.safe_dump([dict(zip(columns, row)) for row in rows], sort_keys=False, default_flow_style=False),
+            yaml.safe_dump(records, sort_keys=False, default_flow_style=False),
             nl=False,
         )
     elif fmt == "value":
