@@ -8,11 +8,9 @@ from pathlib import Path
 
 import yaml
 
-from stacktap.devcloud import clouds, config, venv
+from stacktap.devcloud import clouds, config
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.state import State
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _cloud(tmp_path: Path) -> tuple[Layout, State]:
@@ -74,7 +72,3 @@ def test_clouds_yaml_names_the_cloud_and_is_private(tmp_path: Path) -> None:
     )
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert clouds.os_env(layout, state)["OS_CLIENT_CONFIG_FILE"] == str(path)
-
-
-def test_shipped_constraints_match_the_repos() -> None:
-    assert venv.CONSTRAINTS.read_text() == (REPO / "constraints" / "devcloud.txt").read_text()

@@ -79,6 +79,15 @@ def test_same_span_twice_is_stored_once(tmp_path: Path) -> None:
         assert len(store.calls("r")) == 1
 
 
+def test_new_call_count_ignores_layers_and_skipped_calls(tmp_path: Path) -> None:
+    """The count is of calls only: layers of a call, or a call already stored, add nothing."""
+    with Store(str(tmp_path / "s.db")) as store:
+        layered = _call("r", 1.0)
+        layered.layers = [Layer(span_id=layered.span_id, order=i, name=f"l{i}") for i in range(3)]
+        assert store.add_calls([layered]) == 1
+        assert store.add_calls([layered, _call("r", 2.0), _call("r", 3.0)]) == 2
+
+
 def test_run_lookup_by_last_prefix_and_ambiguity(tmp_path: Path) -> None:
     with Store(str(tmp_path / "s.db")) as store:
         with pytest.raises(StoreError, match="no runs"):

@@ -8,39 +8,49 @@ import click
 
 from stacktap import __version__
 
-#: (module, attribute) of every command, in the order ``--help`` lists them.
-COMMANDS = [
-    ("stacktap.cli.run", "run"),
-    ("stacktap.cli.inspect", "list_runs"),
-    ("stacktap.cli.inspect", "show"),
-    ("stacktap.cli.inspect", "log"),
-    ("stacktap.cli.inspect", "curl"),
-    ("stacktap.cli.inspect", "catalog"),
-    ("stacktap.cli.pictures", "diagram"),
-    ("stacktap.cli.pictures", "report"),
-    ("stacktap.cli.exchange", "export"),
-    ("stacktap.cli.exchange", "import_"),
-    ("stacktap.cli.understand", "api"),
-    ("stacktap.cli.understand", "diff"),
-    ("stacktap.cli.understand", "which"),
-    ("stacktap.cli.paste", "paste"),
-    ("stacktap.cli.merge", "merge"),
-    ("stacktap.cli.devcloud", "devcloud"),
-]
+#: name -> (module, attribute) of every command, in the order ``--help`` lists them.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("stacktap.cli.run", "run"),
+    "list": ("stacktap.cli.inspect", "list_runs"),
+    "show": ("stacktap.cli.inspect", "show"),
+    "log": ("stacktap.cli.inspect", "log"),
+    "curl": ("stacktap.cli.inspect", "curl"),
+    "catalog": ("stacktap.cli.inspect", "catalog"),
+    "diagram": ("stacktap.cli.pictures", "diagram"),
+    "report": ("stacktap.cli.pictures", "report"),
+    "export": ("stacktap.cli.exchange", "export"),
+    "import": ("stacktap.cli.exchange", "import_"),
+    "api": ("stacktap.cli.understand", "api"),
+    "diff": ("stacktap.cli.understand", "diff"),
+    "which": ("stacktap.cli.understand", "which"),
+    "paste": ("stacktap.cli.paste", "paste"),
+    "merge": ("stacktap.cli.merge", "merge"),
+    "devcloud": ("stacktap.cli.devcloud", "devcloud"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or ``--help`` lists it).
+
+    NOTE: ``stacktap run`` sits in front of the traced command: it must not pay for importing
+    the renderers, the WSGI inspector and the dev cloud on every start.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="stacktap")
 def cli() -> None:
     """See what an OpenStack command really does on the wire."""
-
-
-for _module, _attr in COMMANDS:
-    try:
-        cli.add_command(getattr(importlib.import_module(_module), _attr))
-    except ModuleNotFoundError as _exc:  # a command whose module is not written yet
-        if _exc.name != _module:
-            raise
 
 
 def main() -> None:

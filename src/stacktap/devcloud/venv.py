@@ -18,8 +18,8 @@ BASE_PACKAGES = ("keystone", "glance", "python-openstackclient", "gunicorn")
 NOVA_PACKAGES = ("nova",)
 MIN_PYTHON = (3, 10)
 
-#: The ``pip freeze`` of a working install, shipped inside the package (a copy of the repo's
-#: constraints/devcloud.txt) so an installed stacktap finds it too.
+#: The ``pip freeze`` of a working install (keystone 30.0.0, glance 33.0.0, nova 34.0.0,
+#: python-openstackclient 10.5.0), shipped inside the package so an installed stacktap finds it.
 CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 
 _MARKER = ".stacktap-installed.json"

@@ -243,17 +243,18 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------
 
-    def _write(self, statements: Sequence[tuple]) -> None:
-        """Run ``(sql, params_list)`` pairs in one immediate transaction."""
+    def _write(self, statements: Sequence[tuple]) -> List[int]:
+        """Run ``(sql, params_list)`` pairs in one immediate transaction; rows changed by each."""
+        changed = []
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for sql, rows in statements:
-                if rows:
-                    self._db.executemany(sql, rows)
+                changed.append(self._db.executemany(sql, rows).rowcount if rows else 0)
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        return changed
 
     def add_run(self, run: Run) -> None:
         self._write(
@@ -292,9 +293,8 @@ class Store:
     def add_calls(self, calls: Iterable[Call]) -> int:
         """Store calls (and their layers); a span id already stored is skipped. Returns new rows."""
         calls = list(calls)
-        before = self._db.total_changes
         layers = [layer for call in calls for layer in call.layers]
-        self._write(
+        new_calls, _new_layers = self._write(
             [
                 (
                     "INSERT OR IGNORE INTO calls (%s) VALUES (%s)" % (_CALL_COLUMNS, _CALL_PLACEHOLDERS),
@@ -319,7 +319,7 @@ class Store:
                 ),
             ]
         )
-        return self._db.total_changes - before - len(layers)
+        return new_calls
 
     def add_catalog(self, run_id: str, entries: Iterable[CatalogEntry]) -> None:
         self._write(
