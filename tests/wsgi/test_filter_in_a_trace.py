@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
@@ -51,21 +51,28 @@ def upstream() -> Iterator[str]:
 
 
 @pytest.fixture
-def service() -> Iterator[str]:
+def served() -> Iterator[WSGIServer]:
+    """glance-api-like app behind the filter, on a one-thread server (one request at a time)."""
     server = make_server(
         "127.0.0.1", 0, TraceMiddleware(Router(), service="glance-api"), handler_class=_Quiet
     )
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
     server.shutdown()
     server.server_close()
 
 
-def test_client_server_and_inner_calls_form_one_trace(tmp_path: Path, service: str, upstream: str) -> None:
+def test_client_server_and_inner_calls_form_one_trace(
+    tmp_path: Path, served: WSGIServer, upstream: str
+) -> None:
     db = str(tmp_path / "stacktap.db")
+    service = f"http://127.0.0.1:{served.server_address[1]}"
     with stacktap.trace(db=db, label="children") as run:
         response = requests.get(service + "/call-out", headers={"X-Call-Out": upstream}, timeout=10)
         assert response.status_code == 200
+        # NOTE: the filter records when the server closes the response, which may come after
+        # the client has read it: stop the server (it finishes the request first) inside the block.
+        served.shutdown()
     with Store(db) as store:
         trace = load_trace(store, run.id)
     client = [c for c in trace.calls if c.side == CLIENT and c.url.startswith(service)]
