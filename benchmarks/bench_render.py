@@ -26,6 +26,9 @@ from stacktap.render.mermaid import render_mermaid
 from stacktap.store import Store, Trace, load_trace
 
 SIZES = (100, 1_000, 10_000)
+#: Mermaid's default ``maxTextSize``: longer diagram text is drawn as an error message instead
+#: (mmdc, mermaid.live, GitHub); ``--limit`` keeps a big run's diagram under it.
+MERMAID_MAX_TEXT = 50_000
 
 
 def _store_run(directory: Path, calls: int) -> tuple[str, str]:
@@ -72,6 +75,10 @@ def main() -> None:
             growth = per_call / base[what]
             print(f"{size:8d}  {what:<8} {seconds:9.3f} {per_call * 1e6:9.1f} {output:>10} {growth:7.2f}x")
     print(f"growth: time per call relative to the {SIZES[0]}-call run (1.00x = linear)")
+    too_big = [f"{row[0]:,}" for row in rows if row[3] > MERMAID_MAX_TEXT]
+    if too_big:
+        print(f"diagram text over Mermaid's default maxTextSize ({MERMAID_MAX_TEXT:,} characters), "
+              f"which Mermaid refuses to draw: {', '.join(too_big)} calls (use --limit)")
 
 
 if __name__ == "__main__":

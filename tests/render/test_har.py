@@ -3,30 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 from exchange_traces import IMAGE_ID, T0, write_sample_run
+from render_checks import validate_har
 
 from stacktap.render.har import har_document, render_har
 from stacktap.store import Store, load_trace
-
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
-VALIDATOR = TOOLS / "node_modules" / "har-validator"
-
-# A tiny node program: validate the HAR on stdin, print "valid" or the schema errors.
-_NODE_CHECK = """
-const chunks = [];
-process.stdin.on('data', c => chunks.push(c));
-process.stdin.on('end', () => {
-  require('har-validator').har(JSON.parse(Buffer.concat(chunks).toString()))
-    .then(() => console.log('valid'))
-    .catch(e => { console.log(JSON.stringify(e.errors || String(e))); process.exit(1); });
-});
-"""
 
 
 def _har(tmp_path: Path) -> dict[str, Any]:
@@ -35,22 +19,8 @@ def _har(tmp_path: Path) -> dict[str, Any]:
         return har_document(load_trace(store, run_id))
 
 
-def _validate(document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
-    if shutil.which("node") is None or not VALIDATOR.is_dir():
-        pytest.skip("node or tools/node_modules/har-validator missing (bash tools/install-test-tools.sh)")
-    return subprocess.run(
-        ["node", "-e", _NODE_CHECK],
-        input=json.dumps(document),
-        capture_output=True,
-        text=True,
-        cwd=TOOLS,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_valid_against_har_schema(tmp_path: Path) -> None:
-    result = _validate(_har(tmp_path))
+    result = validate_har(_har(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip() == "valid"
 
@@ -60,7 +30,7 @@ def test_validator_rejects_a_broken_har(tmp_path: Path) -> None:
     document = _har(tmp_path)
     del document["log"]["entries"][0]["cache"]
     document["log"]["entries"][1]["request"]["headers"] = [{"name": "x"}]
-    result = _validate(document)
+    result = validate_har(document)
     assert result.returncode == 1
     assert "cache" in result.stdout
 

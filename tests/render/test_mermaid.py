@@ -2,46 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
+from render_checks import draw, needs_mermaid, svg_texts
 from sample_traces import NASTY, big_trace, nasty_trace, sample_trace
 
-from stacktap.render.mermaid import escape, render_mermaid
-
-REPO = Path(__file__).resolve().parents[2]
-MMDC = REPO / "tools" / "node_modules" / ".bin" / "mmdc"
-CHROMIUM = Path("/usr/bin/chromium")
-DIAGRAMS = REPO / "artifacts" / "diagrams"
-CHROME_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-needs_mermaid = pytest.mark.skipif(
-    not (MMDC.exists() and CHROMIUM.exists()), reason="needs tools/node_modules mmdc and /usr/bin/chromium"
-)
-
-
-def draw(name: str, text: str) -> str:
-    """Write ``text`` to artifacts/diagrams/NAME.mmd, render it with mmdc, return the SVG."""
-    DIAGRAMS.mkdir(parents=True, exist_ok=True)
-    config = DIAGRAMS / "puppeteer.json"
-    config.write_text(json.dumps({"executablePath": str(CHROMIUM), "args": CHROME_ARGS}))
-    source, svg = DIAGRAMS / (name + ".mmd"), DIAGRAMS / (name + ".svg")
-    source.write_text(text)
-    svg.unlink(missing_ok=True)
-    done = subprocess.run([str(MMDC), "-q", "-p", str(config), "-i", str(source), "-o", str(svg)],
-                          capture_output=True, text=True, timeout=180)
-    assert done.returncode == 0, f"mmdc failed on {source}:\n{done.stderr[-2000:]}"
-    return svg.read_text()
-
-
-def _svg_texts(svg: str) -> str:
-    import html
-
-    return html.unescape(" ".join(re.findall(r">([^<>]+)<", svg)))
+from stacktap.render.mermaid import MAX_TEXT_SIZE, escape, render_mermaid
 
 
 def test_escape_leaves_nothing_mermaid_reads_as_syntax() -> None:
@@ -72,7 +40,7 @@ def test_sample_diagram_syntax(tmp_path: Path) -> None:
 @needs_mermaid
 @pytest.mark.browser
 def test_sample_diagram_renders(tmp_path: Path) -> None:
-    texts = _svg_texts(draw("sample", render_mermaid(sample_trace(tmp_path))))
+    texts = svg_texts(draw("sample", render_mermaid(sample_trace(tmp_path))))
     for expected in ["openstack", "glance", "GET /v2.1/servers/{server_id} (x5)", "token + catalog issued",
                      "401: token rejected, re-authenticate", "ConnectionError", "version discovery"]:
         assert expected in texts
@@ -82,7 +50,7 @@ def test_sample_diagram_renders(tmp_path: Path) -> None:
 @pytest.mark.browser
 def test_hostile_text_renders_as_written(tmp_path: Path) -> None:
     svg = draw("nasty", render_mermaid(nasty_trace(tmp_path)))
-    texts = _svg_texts(svg)
+    texts = svg_texts(svg)
     assert 'GET /a;b/#c/{d}/<e>"q"' in texts
     assert " ".join(NASTY.split()) in texts
     assert "<script" not in svg  # shown as text, never as markup
@@ -94,8 +62,23 @@ def test_limited_big_run_renders(tmp_path: Path) -> None:
     trace = big_trace(tmp_path, 1000)
     text = render_mermaid(trace, limit=120)
     assert "more calls not drawn (limit 120)" in text
-    texts = _svg_texts(draw("big-limited", text))
+    texts = svg_texts(draw("big-limited", text))
     assert "more calls not drawn (limit 120)" in texts
+
+
+@needs_mermaid
+@pytest.mark.browser
+def test_unlimited_big_run_is_cut_to_what_mermaid_draws(tmp_path: Path) -> None:
+    """Without ``limit``, a 1,000-call run would pass Mermaid's 50,000-character cap and draw
+    only an error: it is cut to the calls that fit, the rest summed up in a note."""
+    trace = big_trace(tmp_path, 1000)
+    text = render_mermaid(trace)
+    assert len(text) <= MAX_TEXT_SIZE
+    [note] = re.findall(r"(\d+) more calls not drawn \(limit (\d+)\)", text)
+    assert int(note[1]) > 100  # the cut keeps as much as fits, not a token amount
+    texts = svg_texts(draw("big-unlimited", text))
+    assert f"{note[0]} more calls not drawn (limit {note[1]})" in texts
+    assert "Maximum text size" not in texts
 
 
 def test_every_line_is_a_known_statement(tmp_path: Path) -> None:

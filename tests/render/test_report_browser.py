@@ -8,82 +8,32 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from render_checks import REPO, BrowserPage, box_size, launch_browser
 from sample_traces import SECRET_TOKEN, big_trace, nasty_trace, sample_trace
 
 from stacktap.render.html import render_report
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("needs /usr/bin/chromium (bash tools/install-test-tools.sh)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with launch_browser() as chromium:
         yield chromium
-        chromium.close()
-
-
-class _Page:
-    """A page with every non-file request aborted and recorded, and page errors, console
-    errors and dialogs (``alert``) recorded."""
-
-    def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        self.page = self.context.new_page()
-        self.attempts: list[str] = []
-        self.problems: list[str] = []
-        self.context.route("**/*", self._route)
-        self.page.on("pageerror", lambda exc: self.problems.append(f"pageerror: {exc}"))
-        self.page.on("console", lambda msg: msg.type == "error" and self.problems.append(msg.text))
-        self.page.on("dialog", self._dialog)
-
-    def _route(self, route: Any) -> None:
-        url = route.request.url
-        if url.startswith("file://"):
-            route.continue_()
-        else:
-            self.attempts.append(url)
-            route.abort()
-
-    def _dialog(self, dialog: Any) -> None:
-        self.problems.append(f"dialog: {dialog.message}")
-        dialog.dismiss()
-
-    def open(self, path: Path) -> Any:
-        self.page.goto(path.as_uri())
-        self.page.wait_for_selector("body[data-ready='1']")
-        return self.page
-
-    def close(self) -> None:
-        self.context.close()
-
-
-def _size(page: Any, selector: str) -> tuple[float, float]:
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, selector
-    return box["width"], box["height"]
 
 
 def test_report_draws_expands_and_fetches_nothing(browser: Any, tmp_path: Path) -> None:
     trace = sample_trace(tmp_path)
     path = tmp_path / "report.html"
     path.write_text(render_report(trace))
-    tab = _Page(browser)
+    tab = BrowserPage(browser)
     page = tab.open(path)
 
-    width, height = _size(page, "svg.sequence")
+    width, height = box_size(page, "svg.sequence")
     assert width > 500 and height > 500
     assert page.locator("svg.sequence g.msg").count() == 20
     assert page.locator("#waterfall > details.call").count() == 15
-    bar_width, bar_height = _size(page, "#waterfall .bar")
+    bar_width, bar_height = box_size(page, "#waterfall .bar")
     assert bar_width > 0 and bar_height > 0
 
     row = page.locator("#waterfall > details.call").nth(2)  # GET /v2/images
@@ -100,7 +50,7 @@ def test_report_draws_expands_and_fetches_nothing(browser: Any, tmp_path: Path) 
     server.locator("summary").click()
     server.locator(".detail table.layers").wait_for()
     assert server.locator(".detail table.layers tr").count() == 7  # header + 6 layers
-    assert _size(page, "#waterfall details.call.server .layerbar span")[0] > 0
+    assert box_size(page, "#waterfall details.call.server .layerbar span")[0] > 0
 
     page.locator("svg.sequence g.msg").nth(19).click()  # an arrow opens its call
     assert page.locator("#waterfall > details.call[open]").count() == 3
@@ -117,7 +67,7 @@ def test_report_draws_expands_and_fetches_nothing(browser: Any, tmp_path: Path) 
 def test_hostile_report_runs_no_injected_code(browser: Any, tmp_path: Path) -> None:
     path = tmp_path / "nasty.html"
     path.write_text(render_report(nasty_trace(tmp_path)))
-    tab = _Page(browser)
+    tab = BrowserPage(browser)
     page = tab.open(path)
     for i in range(page.locator("#waterfall > details.call").count()):
         page.locator("#waterfall > details.call").nth(i).locator("summary").click()
@@ -133,7 +83,7 @@ def test_five_thousand_calls_open_and_become_interactive(browser: Any, tmp_path:
     assert len(trace.calls) == 5000
     path = tmp_path / "big.html"
     path.write_text(render_report(trace))
-    tab = _Page(browser)
+    tab = BrowserPage(browser)
     page = tab.open(path)
     rows = page.locator("#waterfall > details.call")
     assert rows.count() == 5000

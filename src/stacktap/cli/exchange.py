@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import click
 
 from stacktap.cli.options import db_option, fail, one_line_errors, open_store
+from stacktap.export.spans import DEFAULT_BODY_CAP
 from stacktap.store import Trace, load_trace
 
 DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318/v1/traces"
@@ -52,16 +53,39 @@ _RENDERERS = {
     metavar="K=V",
     help="otlp: an HTTP header for the collector (repeatable).",
 )
+@click.option(
+    "--bodies",
+    is_flag=True,
+    help="otlp: also send the stored (redacted) request and response bodies, as span events.",
+)
+@click.option(
+    "--body-cap",
+    type=click.IntRange(min=1),
+    default=DEFAULT_BODY_CAP,
+    show_default=True,
+    metavar="CHARS",
+    help="otlp: with --bodies, keep at most this many characters of each body.",
+)
 @db_option
 @one_line_errors
 def export(
-    run: str, fmt: str, output: str | None, endpoint: str | None, headers: Sequence[str], db: str | None
+    run: str,
+    fmt: str,
+    output: str | None,
+    endpoint: str | None,
+    headers: Sequence[str],
+    bodies: bool,
+    body_cap: int,
+    db: str | None,
 ) -> None:
-    """Export RUN (id, prefix or 'last') as HAR, stacktap JSON, Markdown, or OTLP spans."""
+    """Export RUN (id, prefix or 'last') as HAR, stacktap JSON, Markdown, or OTLP spans.
+
+    HAR, JSON and Markdown always carry the stored bodies; OTLP spans only with --bodies.
+    """
     with open_store(db) as store:
         trace = load_trace(store, run)
     if fmt == "otlp":
-        _send_otlp(trace, endpoint, headers)
+        _send_otlp(trace, endpoint, headers, bodies=bodies, body_cap=body_cap)
         return
     module, name = _RENDERERS[fmt]
     import importlib
@@ -107,10 +131,17 @@ def otlp_headers(options: Sequence[str], environ: Mapping[str, str]) -> dict[str
     return headers
 
 
-def _send_otlp(trace: Trace, endpoint: str | None, header_options: Sequence[str]) -> None:
+def _send_otlp(
+    trace: Trace,
+    endpoint: str | None,
+    header_options: Sequence[str],
+    *,
+    bodies: bool = False,
+    body_cap: int = DEFAULT_BODY_CAP,
+) -> None:
     try:
         from stacktap.export.endpoint import traces_url
-        from stacktap.export.otlp import send_trace
+        from stacktap.export.otlp import OTLPExportError, send_trace
     except ImportError as exc:
         missing = getattr(exc, "name", "") or ""
         if missing.startswith(("opentelemetry", "google")):
@@ -119,10 +150,15 @@ def _send_otlp(trace: Trace, endpoint: str | None, header_options: Sequence[str]
         return
     url = traces_url(otlp_endpoint(endpoint, os.environ))
     headers = otlp_headers(header_options, os.environ)
-    # NOTE: send_trace raises OTLPExportError (an OSError, one line) for a missing SDK or a
-    # collector that is down or refuses: one_line_errors prints it.
-    count = send_trace(trace, url, headers)
-    click.echo(f"stacktap: sent {count} spans to {url}")
+    try:
+        count = send_trace(trace, url, headers, bodies=bodies, body_cap=body_cap)
+    except OTLPExportError as exc:
+        # NOTE: one line for a missing SDK or a collector that is down or refuses; said here
+        # rather than left to one_line_errors, so that does not depend on it being an OSError.
+        fail(str(exc) or "OTLP export failed")
+        return
+    with_bodies = f", bodies capped at {body_cap} characters" if bodies else ""
+    click.echo(f"stacktap: sent {count} spans to {url}{with_bodies}")
 
 
 @click.command("import")

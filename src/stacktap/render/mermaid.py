@@ -21,9 +21,27 @@ def escape(text: str) -> str:
     return out or "#32;"
 
 
-def render_mermaid(trace: Trace, limit: int | None = None) -> str:
-    """The Mermaid ``sequenceDiagram`` of ``trace`` (at most ``limit`` calls drawn)."""
-    return sequence_to_mermaid(build_sequence(trace, limit=limit))
+#: Mermaid's default ``maxTextSize``: longer text draws only "Maximum text size in diagram
+#: exceeded" (mermaid-cli, GitHub and mermaid.live alike, and mmdc still exits 0).
+MAX_TEXT_SIZE = 50_000
+
+
+def render_mermaid(trace: Trace, limit: int | None = None, max_size: int = MAX_TEXT_SIZE) -> str:
+    """The Mermaid ``sequenceDiagram`` of ``trace``: at most ``limit`` calls drawn, and no more
+    than fit in ``max_size`` characters (the rest summed up in a note), so it always draws."""
+    text = sequence_to_mermaid(build_sequence(trace, limit=limit))
+    if len(text) <= max_size:
+        return text
+    # NOTE: text grows with the calls drawn: search the largest limit that fits.
+    fits, low, high = None, 1, limit or max(len(trace.calls), 1)
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = sequence_to_mermaid(build_sequence(trace, limit=middle))
+        if len(candidate) <= max_size:
+            fits, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    return fits if fits is not None else sequence_to_mermaid(build_sequence(trace, limit=1))
 
 
 def sequence_to_mermaid(diagram: SequenceDiagram) -> str:
