@@ -91,8 +91,7 @@ LOOP = textwrap.dedent(
     """
     import sys, time
     import requests
-    from stacktap.export import live
-    live.maybe_install_from_env()
+    # NOTE: nothing about export here: the bootstrap turns it on from the environment.
     url, n = sys.argv[1], int(sys.argv[2])
     session = requests.Session()
     for _ in range(20):

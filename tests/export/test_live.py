@@ -60,7 +60,7 @@ PROGRAM = textwrap.dedent(
     from stacktap.capture.recorder import get_recorder
     from stacktap.export import live
 
-    assert live.maybe_install_from_env()
+    assert live.installed() is not None  # the bootstrap installed it, from the environment
     url, total, half = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     ok = 0
     for n in range(total):

@@ -30,7 +30,8 @@ from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.services import HOST, ServiceSpec
 
 #: What each service process's environment contributes to its fingerprint.
-_FINGERPRINT_ENV = ("PYTHONPATH", "STACKTAP_", "OS_")
+#: NOTE: the OTLP variables, so that pointing live export elsewhere restarts the services.
+_FINGERPRINT_ENV = ("PYTHONPATH", "STACKTAP_", "OS_", "OTEL_EXPORTER_OTLP_")
 
 # NOTE: oslo.config parses sys.argv when the app is imported (nova passes it explicitly, keystone
 # and glance through CONF()), and gunicorn's own arguments would make it exit with "unrecognized

@@ -4,11 +4,18 @@
 capture hook; ``stacktap.wsgi.install.instrument_paste_ini`` puts the server filter into glance's
 and nova's paste pipelines; keystone (a Flask app, no paste) is served through
 ``stacktap.wsgi.wrap:application`` with ``STACKTAP_WRAP_APP`` naming the real app.
+
+Live OTLP export: the traced services inherit ``up``'s ``STACKTAP_OTLP_ENDPOINT``,
+``STACKTAP_OTLP`` and ``STACKTAP_OTLP_BODIES`` (every other ``STACKTAP_*`` is dropped by
+``manage.clean_env``; the ``OTEL_EXPORTER_OTLP_*`` variables pass through it), so
+``STACKTAP_OTLP_ENDPOINT=http://127.0.0.1:4318 stacktap devcloud up --trace-servers`` makes
+them send their spans as they serve. A later ``up`` without them restarts them without it.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -16,6 +23,9 @@ from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.services import KEYSTONE, ServiceSpec
 
 WRAP_APP = "stacktap.wsgi.wrap:application"
+
+#: The live-export settings a traced service takes from ``up``'s environment.
+LIVE_EXPORT_VARS = ("STACKTAP_OTLP_ENDPOINT", "STACKTAP_OTLP", "STACKTAP_OTLP_BODIES")
 
 _NEEDED = ("stacktap.capture.env", "stacktap.wsgi.install", "stacktap.wsgi.wrap")
 
@@ -30,6 +40,7 @@ class Tracing:
 
     def env(self, spec: ServiceSpec, base: Mapping[str, str]) -> dict[str, str]:
         env = self.tracing_env(self.db, service=spec.process, base=base)
+        env.update({name: os.environ[name] for name in LIVE_EXPORT_VARS if os.environ.get(name)})
         if spec is KEYSTONE:
             env["STACKTAP_WRAP_APP"] = KEYSTONE.wsgi_app
         return env

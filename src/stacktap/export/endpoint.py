@@ -54,6 +54,22 @@ def parse_headers(text: Optional[str]) -> Dict[str, str]:
     return headers
 
 
+def headers_from_env(env: Mapping[str, str]) -> Dict[str, str]:
+    """The export headers of ``OTEL_EXPORTER_OTLP_HEADERS``, overridden by ``..._TRACES_HEADERS``."""
+    headers = parse_headers(env.get(OTEL_HEADERS_ENV))
+    headers.update(parse_headers(env.get(OTEL_TRACES_HEADERS_ENV)))
+    return headers
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def wants_live_export(env: Mapping[str, str]) -> bool:
+    """True when ``env`` turns live export on (cheap: no URL is parsed)."""
+    return bool(env.get(STACKTAP_ENDPOINT_ENV, "").strip()) or _truthy(env.get(STACKTAP_ENABLE_ENV))
+
+
 def live_target_from_env(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
     """``{"url": ..., "headers": {...}}`` when the environment asks for live export, else None.
 
@@ -61,12 +77,11 @@ def live_target_from_env(env: Mapping[str, str]) -> Optional[Dict[str, object]]:
     only count with ``STACKTAP_OTLP=1``, so a service that happens to have them set for its
     own instrumentation does not start sending stacktap spans.
     """
-    headers = parse_headers(env.get(OTEL_HEADERS_ENV))
-    headers.update(parse_headers(env.get(OTEL_TRACES_HEADERS_ENV)))
+    headers = headers_from_env(env)
     own = env.get(STACKTAP_ENDPOINT_ENV, "").strip()
     if own:
         return {"url": traces_url(own), "headers": headers}
-    if env.get(STACKTAP_ENABLE_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+    if not _truthy(env.get(STACKTAP_ENABLE_ENV)):
         return None
     traces = env.get(OTEL_TRACES_ENDPOINT_ENV, "").strip()
     if traces:

@@ -1,9 +1,11 @@
 """Live export: send spans to an OTLP/HTTP backend while the traced process runs.
 
 Turned on by the environment (see ``endpoint.live_target_from_env``): the capture
-bootstrap calls ``maybe_install_from_env()`` in every traced process and service, which
-registers a sink with the capture Recorder. The sink maps each finished (already redacted)
-batch of calls to spans and queues them; a daemon thread posts them as OTLP/HTTP JSON.
+bootstrap calls ``maybe_install_from_env()`` in every traced process and service whose
+environment names ``STACKTAP_OTLP_ENDPOINT`` or ``STACKTAP_OTLP``; the paste filter calls
+``install_from_options()`` with its ``otlp_*`` options. Either registers a sink with the
+capture Recorder. The sink maps each finished (already redacted) batch of calls to spans
+and queues them; a daemon thread posts them as OTLP/HTTP JSON.
 
 Rules, because this runs inside services answering requests:
 - never block and never raise in the caller: the queue is bounded, spans that do not fit
@@ -19,20 +21,29 @@ NOTE: Python 3.8+, standard library only (the service venv may not have the SDK)
 from __future__ import annotations
 
 import atexit
-import http.client
 import os
 import sys
 import threading
 import time
 from collections import deque
 from contextlib import suppress
-from typing import Any, Deque, Dict, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
-from stacktap.export import otlp_json
-from stacktap.export.endpoint import live_target_from_env
-from stacktap.export.spans import DEFAULT_BODY_CAP, SpanRecord, spans_for_calls
-from stacktap.model import Call
+from stacktap.export.endpoint import headers_from_env, live_target_from_env, parse_headers, traces_url
+
+if TYPE_CHECKING:
+    import http.client
+
+    from stacktap.export.spans import SpanRecord
+    from stacktap.model import Call
+
+# NOTE: http.client (with email and ssl), the span mapping and the JSON encoding are imported
+# by the threads that use them, not here: this module is imported at the start-up of every
+# process that exports live, and the bootstrap must stay cheap (tens of ms saved).
+
+#: What the exporter posts (``otlp_json.CONTENT_TYPE``).
+CONTENT_TYPE = "application/json"
 
 #: ``1`` = also send the (redacted, capped) bodies as span events.
 BODIES_ENV = "STACKTAP_OTLP_BODIES"
@@ -66,7 +77,7 @@ class LiveExporter(object):
         self._path = parts.path or "/"
         if parts.query:
             self._path += "?" + parts.query
-        self._headers = {"Content-Type": otlp_json.CONTENT_TYPE}
+        self._headers = {"Content-Type": CONTENT_TYPE}
         self._headers.update(headers or {})
         self.bodies = bodies
         self.max_queue = max_queue
@@ -108,6 +119,8 @@ class LiveExporter(object):
     def sink(self, calls: List[Call]) -> None:
         """Recorder sink: map a batch of finished calls to spans and queue them."""
         try:
+            from stacktap.export.spans import DEFAULT_BODY_CAP, spans_for_calls
+
             mine = [c for c in calls if not c.url.startswith(self.url)]
             self.submit(spans_for_calls(mine, bodies=self.bodies, body_cap=DEFAULT_BODY_CAP))
         except Exception:  # NOTE: a bug here must not break the traced program
@@ -160,6 +173,8 @@ class LiveExporter(object):
         if time.monotonic() < self._retry_at:
             self.dropped += len(batch)  # the backend failed lately: do not hammer it
             return
+        from stacktap.export import otlp_json
+
         if self._post(otlp_json.encode(batch)):
             self.sent += len(batch)
             self._backoff = BACKOFF_START
@@ -172,6 +187,8 @@ class LiveExporter(object):
     def _post(self, body: bytes) -> bool:
         """POST one request; True on a 2xx. Retries once on a fresh connection if a kept-alive
         one was closed under us."""
+        import http.client
+
         for attempt in (0, 1):
             reused = self._conn is not None
             try:
@@ -263,22 +280,51 @@ def install(
         return exporter
 
 
-def maybe_install_from_env(env: Optional[Mapping[str, str]] = None) -> bool:
+def maybe_install_from_env(env: Optional[Mapping[str, str]] = None, recorder: Any = None) -> bool:
     """Install live export if the environment asks for it; True if it is on.
 
     Never raises: a bad endpoint is one ``stacktap:`` line on stderr and no export.
     """
+    return install_from_options(env=env, recorder=recorder) is not None
+
+
+def install_from_options(
+    endpoint: Optional[str] = None,
+    headers: Union[str, Mapping[str, str], None] = None,
+    bodies: Optional[bool] = None,
+    env: Optional[Mapping[str, str]] = None,
+    recorder: Any = None,
+) -> Optional[LiveExporter]:
+    """Install live export from explicit options (the paste filter's) over the environment.
+
+    ``endpoint`` (base or full traces URL) turns export on by itself; without it the
+    environment decides (``endpoint.live_target_from_env``). ``headers`` (a dict, or the
+    ``k=v,k2=v2`` text of a paste option) are added to those of ``OTEL_EXPORTER_OTLP_*``;
+    ``bodies`` None means ``$STACKTAP_OTLP_BODIES``. Returns the process's exporter, or
+    None when export is off. Never raises: a bad endpoint is one ``stacktap:`` line on stderr.
+    """
     env = os.environ if env is None else env
     try:
-        target = live_target_from_env(env)
-        if target is None:
-            return False
-        bodies = env.get(BODIES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-        install(str(target["url"]), target["headers"], bodies=bodies)  # type: ignore[arg-type]
-        return True
+        if endpoint:
+            url = traces_url(endpoint)
+        else:
+            target = live_target_from_env(env)
+            if target is None:
+                return None
+            url = str(target["url"])
+        merged = headers_from_env(env)
+        merged.update(parse_headers(headers) if isinstance(headers, str) else dict(headers or {}))
+        if bodies is None:
+            bodies = env.get(BODIES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+        exporter = install(url, merged, bodies=bodies, recorder=recorder)
+        if exporter.url != url:
+            # NOTE: one exporter per process: the first configuration (usually the
+            # environment, read by the bootstrap at start-up) wins.
+            _warn("live OTLP export already goes to %s; not also to %s" % (exporter.url, url))
+        return exporter
     except Exception as exc:
         _warn("live OTLP export disabled: %s" % exc)
-        return False
+        return None
 
 
 def installed() -> Optional[LiveExporter]:
@@ -310,9 +356,10 @@ def _at_exit(recorder: Any) -> None:
     exporter.close(EXIT_FLUSH_TIMEOUT)
     counts = exporter.stats()
     if counts["dropped"]:
+        # NOTE: the pid tells the workers of one service apart in its shared log.
         _warn(
-            "live OTLP export to %s dropped %d spans (%d sent, %d failed posts)"
-            % (exporter.url, counts["dropped"], counts["sent"], counts["failed"])
+            "live OTLP export to %s dropped %d spans (%d sent, %d failed posts; pid %d)"
+            % (exporter.url, counts["dropped"], counts["sent"], counts["failed"], os.getpid())
         )
 
 

@@ -57,6 +57,7 @@ class Receiver:
 
     def __init__(self, port: int = 0) -> None:
         self._server: Optional[_Server] = _Server(("127.0.0.1", port))
+        self._stopped = self._server
         self.port = self._server.server_address[1]
         self.base_url = "http://127.0.0.1:%d" % self.port
         self.url = self.base_url + TRACES_PATH
@@ -65,10 +66,9 @@ class Receiver:
 
     def requests(self) -> List[Tuple[str, bytes, dict]]:
         """(content type, body, headers) of every export request received so far."""
-        if self._server is None:
-            return list(self._stopped)
-        with self._server.lock:
-            return list(self._server.received)
+        server = self._server or self._stopped
+        with server.lock:
+            return list(server.received)
 
     def bodies(self, content_type: Optional[str] = None) -> List[bytes]:
         return [body for ctype, body, _ in self.requests() if content_type in (None, ctype)]
@@ -77,10 +77,12 @@ class Receiver:
         """Stop listening: later exports find the port closed."""
         if self._server is None:
             return
-        self._stopped = self.requests()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+        # NOTE: the stopped server keeps its list: a request accepted just before the stop
+        # may still be answered (and so counted as sent by its exporter) after it.
+        self._stopped = self._server
         self._server = None
 
     def __enter__(self) -> Receiver:

@@ -73,6 +73,7 @@ class ServerExchange(object):
         "method",
         "open_layers",
         "parent_span_id",
+        "path_info",
         "request_capture",
         "response_capture",
         "response_headers",
@@ -104,6 +105,8 @@ class ServerExchange(object):
         self.parent_span_id = parent_span_id
         self.method = environ.get("REQUEST_METHOD", "GET")
         self.url = request_url(environ)
+        #: The path below the app's mount point, as the filter saw it (middlewares may rewrite it).
+        self.path_info: str = environ.get("PATH_INFO", "")
         self.headers = [(k, v) for k, v in environ.items() if k[:5] == "HTTP_"]
         self.content_type = environ.get("CONTENT_TYPE")
         self.content_length = environ.get("CONTENT_LENGTH")

@@ -16,6 +16,13 @@ Paste::
     enabled = true            # false: pass everything through
     ignore = method=GET path=/healthcheck   # see stacktap.wsgi.rules
     body_cap = 1048576        # bytes of each body kept (default: $STACKTAP_BODY_CAP or 1 MiB)
+    otlp_endpoint = http://127.0.0.1:4318   # also send spans live to this OTLP/HTTP backend
+    otlp_headers = X-Scope-OrgID=team-a     # k=v,k2=v2 added to each export request
+    otlp_bodies = true        # bodies (redacted, capped) as span events; default $STACKTAP_OTLP_BODIES
+
+Live export is on when ``otlp_endpoint`` is given, or when the service's environment asks for
+it (``STACKTAP_OTLP_ENDPOINT``, or ``STACKTAP_OTLP=1`` with the usual ``OTEL_EXPORTER_OTLP_*``
+variables; see ``stacktap.export.live``). One exporter per process: the first configuration wins.
 
 Without paste: ``TraceMiddleware(app, service="keystone")``.
 
@@ -26,7 +33,7 @@ wrong inside stacktap is reported once and the request goes on untraced.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from stacktap.capture.body_capture import BodyCapture
 from stacktap.capture.context import parse_traceparent, reset_current_span, set_current_span
@@ -81,6 +88,9 @@ class TraceMiddleware(object):
         ignore: Union[str, IgnoreRules, None] = None,
         body_cap: Optional[int] = None,
         recorder: Any = None,
+        otlp_endpoint: Optional[str] = None,
+        otlp_headers: Union[str, Dict[str, str], None] = None,
+        otlp_bodies: Optional[bool] = None,
     ) -> None:
         self.app = app
         self.service = service or os.environ.get(SERVICE_ENV) or "wsgi"
@@ -98,9 +108,12 @@ class TraceMiddleware(object):
                 body_cap = DEFAULT_BODY_CAP
         self.body_cap = body_cap
         self._recorder = recorder
-        self._final_apps: Dict[str, str] = {}
+        #: SCRIPT_NAME -> (the final app's name, the app itself when it is a Flask app)
+        self._final_apps: Dict[str, Tuple[str, Any]] = {}
         if recorder is None:
             self._configure_process_recorder()
+        if enabled:
+            self._start_live_export(otlp_endpoint, otlp_headers, otlp_bodies)
 
     def _configure_process_recorder(self) -> None:
         """Point the process's recorder at our store and service when nothing else did."""
@@ -112,6 +125,25 @@ class TraceMiddleware(object):
                 recorder.configure(service=self.service)
         except Exception as exc:
             report_fault("stacktap filter (recorder)", exc)
+
+    def _start_live_export(
+        self, endpoint: Optional[str], headers: Union[str, Dict[str, str], None], bodies: Optional[bool]
+    ) -> None:
+        """Send this process's spans live when the options or the environment say so.
+
+        NOTE: ``stacktap.export.live`` is imported only then: a service without live export
+        never loads it.
+        """
+        try:
+            from stacktap.export.endpoint import wants_live_export
+
+            if not endpoint and not wants_live_export(os.environ):
+                return
+            from stacktap.export.live import install_from_options
+
+            install_from_options(endpoint, headers, bodies, recorder=self._recorder)
+        except Exception as exc:
+            report_fault("stacktap filter (live export)", exc)
 
     # -- the request path -------------------------------------------------------------
 
@@ -202,21 +234,23 @@ class TraceMiddleware(object):
         """Fill the routes controller/action (or Flask view) and the final app's name."""
         if exchange.handler is None:
             exchange.handler = routes_handler(environ)
-        app = None
+        if exchange.final_app is not None and exchange.handler is not None:
+            return
+        # NOTE: urlmaps extend SCRIPT_NAME in place: by now it names the branch taken.
+        key = environ.get("SCRIPT_NAME", "")
+        known = self._final_apps.get(key)
+        if known is None:
+            app = find_final_app(self.app, _path_of(exchange.url))
+            known = (describe_app(app), app if hasattr(app, "url_map") else None)
+            if len(self._final_apps) < 256:
+                self._final_apps[key] = known
+        final_name, flask_app = known
         if exchange.final_app is None:
-            # NOTE: urlmaps extend SCRIPT_NAME in place: by now it names the branch taken.
-            key = environ.get("SCRIPT_NAME", "")
-            final = self._final_apps.get(key)
-            if final is None:
-                app = find_final_app(self.app, _path_of(exchange.url))
-                final = describe_app(app)
-                if len(self._final_apps) < 256:
-                    self._final_apps[key] = final
-            exchange.final_app = final
-        if exchange.handler is None and exchange.werkzeug_request is not None:
-            if app is None:
-                app = find_final_app(self.app, _path_of(exchange.url))
-            exchange.handler = flask_handler(exchange.werkzeug_request, exchange.method, app)
+            exchange.final_app = final_name
+        if exchange.handler is None and (exchange.werkzeug_request is not None or flask_app is not None):
+            exchange.handler = flask_handler(
+                exchange.werkzeug_request, exchange.method, flask_app, exchange.path_info
+            )
 
 
 def _path_of(url: str) -> str:
@@ -228,6 +262,7 @@ def _path_of(url: str) -> str:
 def filter_factory(global_conf: Dict[str, Any], **local_conf: Any) -> Callable[[WSGIApp], TraceMiddleware]:
     """Paste ``filter_factory`` for ``[filter:stacktap]`` (options in the module docstring)."""
     cap_text = local_conf.get("body_cap")
+    bodies_text = local_conf.get("otlp_bodies")
     options = dict(
         service=local_conf.get("service") or global_conf.get("stacktap_service"),
         db=local_conf.get("db"),
@@ -235,6 +270,9 @@ def filter_factory(global_conf: Dict[str, Any], **local_conf: Any) -> Callable[[
         enabled=as_bool(local_conf.get("enabled"), True),
         ignore=local_conf.get("ignore"),
         body_cap=int(cap_text) if cap_text else None,
+        otlp_endpoint=(local_conf.get("otlp_endpoint") or "").strip() or None,
+        otlp_headers=local_conf.get("otlp_headers"),
+        otlp_bodies=None if bodies_text in (None, "") else as_bool(bodies_text),
     )
 
     def make_filter(app: WSGIApp) -> TraceMiddleware:

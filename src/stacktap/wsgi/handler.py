@@ -53,10 +53,18 @@ def routes_handler(environ: Dict[str, Any]) -> Optional[str]:
     return "%s.%s" % (name, action) if action else name
 
 
-def flask_handler(request: Any, method: str, final_app: Any) -> Optional[str]:
-    """``AuthTokenResource.get`` (keystone) from werkzeug's request and the Flask app."""
+def flask_handler(
+    request: Any, method: str, final_app: Any, path_info: Optional[str] = None
+) -> Optional[str]:
+    """``AuthTokenResource.get`` (keystone) from werkzeug's request and the Flask app.
+
+    Without the request (see ``flask_endpoint``), the endpoint is matched again from
+    ``path_info`` against the app's URL map.
+    """
     rule = getattr(request, "url_rule", None)
     endpoint = getattr(rule, "endpoint", None)
+    if not endpoint and path_info is not None:
+        endpoint = flask_endpoint(final_app, method, path_info)
     if not endpoint:
         return None
     view = getattr(final_app, "view_functions", {}).get(endpoint)
@@ -66,6 +74,23 @@ def flask_handler(request: Any, method: str, final_app: Any) -> Optional[str]:
         return "%s.%s" % (view_class.__name__, method)
     if view is not None:
         return getattr(view, "__qualname__", str(endpoint))
+    return str(endpoint)
+
+
+def flask_endpoint(app: Any, method: str, path_info: str) -> Optional[str]:
+    """The endpoint a Flask app's URL map gives ``method path_info``, if it has a URL map.
+
+    NOTE: keystone's middlewares are webob ``wsgify`` filters: they answer the server only after
+    Flask has popped its request context and cleared ``environ['werkzeug.request']``, so the
+    request the filter could keep is gone; matching the URL map again costs one werkzeug match.
+    """
+    url_map = getattr(app, "url_map", None)
+    if url_map is None:
+        return None
+    try:
+        endpoint, _args = url_map.bind("localhost").match(path_info, method=method)
+    except Exception:  # no match, 405, a strict-slashes redirect: no name, no fault
+        return None
     return str(endpoint)
 
 
@@ -99,6 +124,10 @@ def _urlmap_choice(app: Any, path: str) -> Optional[tuple]:
 
 
 def _next_app(app: Any) -> Any:
+    if hasattr(app, "url_map") and hasattr(app, "view_functions"):
+        # NOTE: a Flask app routes itself: it is final, even when middlewares were slid into
+        # its ``wsgi_app`` (keystone's), which would otherwise lead the walk past it.
+        return None
     for attr in _NEXT_ATTRS:
         nxt = getattr(app, attr, None)
         if nxt is None or nxt is app:

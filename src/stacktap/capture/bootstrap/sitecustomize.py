@@ -7,7 +7,9 @@ This directory is put first on ``PYTHONPATH`` (see ``stacktap.capture.env``). At
    importable, from ``$STACKTAP_HOME``, whatever virtualenv this process runs in;
 2. installs a meta-path hook that patches ``requests``/``urllib3`` only when the program
    imports them (a program that never does pays nothing);
-3. chains to the ``sitecustomize`` this one shadows, if there is one on ``sys.path``.
+3. when ``STACKTAP_OTLP_ENDPOINT`` or ``STACKTAP_OTLP`` is set, starts live OTLP export
+   (``stacktap.export.live``); without them nothing of the export package is imported;
+4. chains to the ``sitecustomize`` this one shadows, if there is one on ``sys.path``.
 
 Any failure here is reported once on stderr and never stops the program.
 
@@ -16,6 +18,10 @@ NOTE: standard library only, Python 3.8+; keep it tiny, it runs in every traced 
 
 import os
 import sys
+
+#: Either of these turns live export on. NOTE: the names of ``stacktap.export.endpoint``,
+#: repeated so that a process without live export imports nothing to find out.
+_LIVE_EXPORT_VARS = ("STACKTAP_OTLP_ENDPOINT", "STACKTAP_OTLP")
 
 
 class _StacktapFinder(object):
@@ -47,6 +53,21 @@ def _start_tracing():
     except Exception as exc:  # NOTE: never break the traced program
         sys.stderr.write(
             "stacktap: warning: tracing disabled in this process: %s: %s\n" % (type(exc).__name__, exc)
+        )
+        return
+    if any(os.environ.get(name, "").strip() for name in _LIVE_EXPORT_VARS):
+        _start_live_export()
+
+
+def _start_live_export():
+    try:
+        from stacktap.export.live import maybe_install_from_env
+
+        maybe_install_from_env()  # NOTE: reports its own problems, one line, and never raises
+    except Exception as exc:
+        sys.stderr.write(
+            "stacktap: warning: live OTLP export disabled in this process: %s: %s\n"
+            % (type(exc).__name__, exc)
         )
 
 
