@@ -492,3 +492,178 @@ def test_odd_inputs_do_not_raise() -> None:
     kind, _ = redactor.body_text("[" * 100000, "application/json")
     assert kind == BODY_TEXT
     assert redactor.body_text('{"a": "\ud800"}', "application/json")[0] == BODY_JSON
+
+
+# -- fast paths: skipping work must never skip a secret ----------------------------------------
+
+
+class _SlowRedactor(Redactor):
+    """The reference: always walks JSON, never takes the header or URL shortcuts."""
+
+    def _json_may_hold_secret(self, text: str) -> bool:
+        return True
+
+    def headers(self, headers: Any) -> list[tuple[str, str]]:
+        return [(str(name), self._header(str(name), value)) for name, value in headers]
+
+    def _plain_url(self, url: str) -> bool:
+        return False
+
+
+def _nested(depth: int, leaf: Any) -> Any:
+    document = leaf
+    for level in range(depth):
+        document = {"level%d" % level: [document, {"name": "n%d" % level}]}
+    return document
+
+
+@pytest.mark.parametrize(
+    "key", ["password", "PASSWORD", "PassWord", "admin_pass", "ADMIN-PASS", "adminPass", "Original_Password"]
+)
+def test_password_nested_deep_in_any_spelling_is_redacted(key: str) -> None:
+    """The shortcut looks for key names in the raw text, lowered and without ``_``/``-``:
+    every spelling the walk matches must still send the body through the walk."""
+    body = json.dumps(_nested(40, {key: PASSWORD, "user": "admin"}))
+    kind, text = Redactor().body_text(body, "application/json")
+    assert kind == BODY_JSON and PASSWORD not in text and m(PASSWORD) in text
+    assert "admin" in text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a key spelled with JSON escapes does not show in the raw text
+        '{"auth": {"pass\\u0077ord": "%s"}}' % PASSWORD,
+        '{"a": {"\\u0070assword": "%s"}}' % PASSWORD,
+        # userinfo behind escaped slashes: no "/" in the raw text
+        '{"link": "http:\\/\\/admin:%s@host\\/x"}' % PASSWORD,
+        # userinfo and query secrets in URL strings
+        '{"link": "http://admin:%s@host/x"}' % PASSWORD,
+        '{"next": "/v2/things?marker=1&temp_url_sig=%s"}' % PASSWORD,
+        '{"next": "/v2/things?pass%%77ord=%s"}' % PASSWORD,
+        # secrets the rules name by position, not by key
+        '{"token": {"id": "%s"}}' % PASSWORD,
+        '{"credential": {"Access": "%s", "SIGNATURE": "x"}}' % PASSWORD,
+        '{"BLOB": {"access": "%s"}}' % PASSWORD,
+        '{"Private-Key": ["%s"]}' % PASSWORD,
+        '{"api_KEY": 12345678}',
+    ],
+)
+def test_secrets_the_key_scan_cannot_see_directly_are_still_redacted(body: str) -> None:
+    kind, text = Redactor().body_text(body, "application/json")
+    assert kind == BODY_JSON
+    assert PASSWORD not in text and "12345678" not in text
+    assert "{SHA256}" in text
+
+
+def test_remembered_secret_and_token_look_alike_in_an_innocent_body_are_scrubbed() -> None:
+    redactor = Redactor()
+    redactor.headers([("X-Auth-Token", "opaque-token-value-1234")])
+    kind, text = redactor.body_text('{"note": "saw opaque-token-value-1234", "f": "%s"}' % FERNET, None)
+    assert kind == BODY_JSON
+    assert "opaque-token-value-1234" not in text and FERNET not in text
+
+
+def test_innocent_json_body_is_not_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A body without any name a rule could act on is kept as is, without the walk."""
+    import stacktap.redact as redact
+
+    class _NoWalk:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise AssertionError("walked")
+
+    monkeypatch.setattr(redact, "_Walk", _NoWalk)
+    body = '{"images": [{"id": "3f0c", "name": "cirros", "status": "active", "size": 12}]}'
+    assert Redactor().body_text(body, "application/json") == (BODY_JSON, body)
+    # NOTE: with a candidate name the walk runs (here it fails, so the body is replaced).
+    assert Redactor().body_text('{"Pass_Word": "x"}', "application/json")[0] == BODY_REDACTED
+
+
+def test_extra_keys_are_looked_for_by_the_shortcut_too() -> None:
+    redactor = Redactor(extra_keys=["Vault-Pin"])
+    kind, text = redactor.body_text(json.dumps(_nested(10, {"vault_pin": "4242-4242"})), None)
+    assert kind == BODY_JSON and "4242-4242" not in text
+
+
+def test_header_shortcut_still_scrubs_remembered_secrets_and_tokens() -> None:
+    redactor = Redactor()
+    redactor.mark("remembered-secret-1234")
+    out = redactor.headers(
+        [
+            ("X-Custom", "prefix remembered-secret-1234 suffix"),
+            ("X-Other", "Bearer " + FERNET),
+            ("Content-Type", "application/json"),
+            ("x-AUTH-token", "t0k3n"),
+        ]
+    )
+    assert out == [
+        ("X-Custom", "prefix %s suffix" % m("remembered-secret-1234")),
+        ("X-Other", "Bearer " + m(FERNET)),
+        ("Content-Type", "application/json"),
+        ("x-AUTH-token", m("t0k3n")),
+    ]
+
+
+json_with_secrets = st.recursive(
+    st.none()
+    | st.integers()
+    | st.sampled_from(
+        [
+            PASSWORD,
+            "plain",
+            "http://u:%s@h/x" % PASSWORD,
+            "/v2/x?token=%s&a=b" % PASSWORD,
+            "/v2/x?marker=abc",
+            "http://h/x?path=%3Ftoken%3Dabc",
+            "mail@example.org",
+            FERNET,
+            "http://[bad/x?y",
+            "http://[bad/x",
+            "http://h\uff0fx/y",
+        ]
+    )
+    | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(
+        st.sampled_from(
+            ["password", "Pass-Word", "ADMINPASS", "id", "token", "access", "secret", "blob", "name", "links"]
+        )
+        | st.text(max_size=6),
+        children,
+        max_size=4,
+    ),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=json_with_secrets, ensure_ascii=st.booleans(), escape_slashes=st.booleans())
+def test_fuzz_shortcuts_give_exactly_what_the_full_walk_gives(
+    document: Any, ensure_ascii: bool, escape_slashes: bool
+) -> None:
+    """Redactor (with its shortcuts) and a Redactor that always walks agree on every body,
+    header list and URL: the shortcuts only skip work whose result is known."""
+    text = json.dumps(document, ensure_ascii=ensure_ascii)
+    if escape_slashes:
+        text = text.replace("/", "\\/")
+    assert Redactor().body_text(text, "application/json") == _SlowRedactor().body_text(
+        text, "application/json"
+    )
+    if isinstance(document, dict):
+        pairs = [(str(k), str(v)) for k, v in document.items()]
+        assert Redactor().headers(pairs) == _SlowRedactor().headers(pairs)
+        for value in document.values():
+            if isinstance(value, str):
+                assert Redactor().url(value) == _SlowRedactor().url(value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    parts=st.lists(
+        st.sampled_from(list("ab/:@?#&=%[]. \uff0f") + ["token", FERNET, "eyJhbGciOiJIUzI1NiJ9"]), max_size=20
+    )
+)
+def test_fuzz_url_shortcut_agrees_with_the_full_rules(parts: list[str]) -> None:
+    text = "".join(parts)
+    for url in (text, "http://" + text, "/" + text):
+        assert Redactor().url(url) == _SlowRedactor().url(url)

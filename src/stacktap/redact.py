@@ -70,6 +70,7 @@ SECRET_HEADERS = frozenset(
 _AUTH_HEADERS = frozenset(["authorization", "proxy-authorization"])
 #: Headers holding URLs, which get the URL rules.
 _URL_HEADERS = frozenset(["location", "content-location", "referer"])
+_COOKIE_HEADERS = frozenset(["cookie", "set-cookie"])
 
 
 def _norm(key: str) -> str:
@@ -190,6 +191,8 @@ class Redactor:
         self.form_keys = self.json_keys | self.query_keys
         self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
         self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | {k.lower() for k in extra}))
+        self._key_needles = _needles(self.json_keys | self.query_keys)
+        self._header_special = self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS
         self._lock = threading.Lock()
         self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
         self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
@@ -222,7 +225,14 @@ class Redactor:
         return text
 
     def _may_need_scrub(self, text: str) -> bool:
-        return "gAAAAA" in text or "eyJ" in text or any(v in text for v, _ in self._scan)
+        return "gAAAAA" in text or "eyJ" in text or self._holds_remembered(text)
+
+    def _holds_remembered(self, text: str) -> bool:
+        # NOTE: a plain loop: any() over a generator costs more than the scan on short values.
+        for value, _marked in self._scan:  # noqa: SIM110
+            if value in text:
+                return True
+        return False
 
     def _suspect(self, text: str) -> bool:
         lowered = text.lower()
@@ -233,9 +243,22 @@ class Redactor:
     def headers(self, headers: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
         """Headers with secret values marked, same order; names are compared case-insensitively."""
         out: List[Tuple[str, str]] = []
+        special = self._header_special
         try:
             for name, value in headers:
-                out.append((name, self._header(str(name), value)))
+                # NOTE: fast path for the common case (a plain header with a str value and no
+                # token look-alike or remembered secret in it); same result as _header().
+                if (
+                    type(value) is str
+                    and type(name) is str
+                    and name.lower() not in special
+                    and "gAAAAA" not in value
+                    and "eyJ" not in value
+                    and not (self._scan and self._holds_remembered(value))
+                ):
+                    out.append((name, value))
+                else:
+                    out.append((name, self._header(str(name), value)))
         except Exception:
             return [(str(name), mark(str(value))) for name, value in _pairs(headers)]
         return out
@@ -252,7 +275,7 @@ class Redactor:
             if not sep:
                 return self.mark(value)
             return "%s %s" % (scheme, self.mark(credentials.strip()))
-        if lname in ("cookie", "set-cookie"):
+        if lname in _COOKIE_HEADERS:
             return self._cookie(value, lname == "set-cookie")
         if lname in _URL_HEADERS:
             return self.url(value)
@@ -280,9 +303,26 @@ class Redactor:
         An URL with nothing to redact is returned unchanged, byte for byte.
         """
         try:
-            return self._url(str(url))
+            url = str(url)
+            if self._plain_url(url):
+                return url
+            return self._url(url)
         except Exception:
             return _FAILED % ("URL " + mark(str(url)))
+
+    def _plain_url(self, url: str) -> bool:
+        """True when ``_url`` would surely return ``url`` unchanged: no userinfo or query,
+        nothing to scrub (in the path or the fragment), and nothing that could make
+        ``urlsplit`` raise (brackets of an IPv6 host, non-ASCII host characters that
+        normalize to separators)."""
+        return (
+            "@" not in url
+            and "?" not in url
+            and "[" not in url
+            and "]" not in url
+            and url.isascii()
+            and not self._may_need_scrub(url)
+        )
 
     def _url(self, url: str) -> str:
         parts = urlsplit(url)
@@ -352,7 +392,11 @@ class Redactor:
                 document = json.loads(text)
             except (ValueError, RecursionError):
                 return self._unparseable(text)
-            walk = _Walk(self, scrub=self._may_need_scrub(text))
+            scrub = self._may_need_scrub(text)
+            if not scrub and not self._json_may_hold_secret(text):
+                # NOTE: the walk would change nothing (see _json_may_hold_secret): skip it.
+                return BODY_JSON, text
+            walk = _Walk(self, scrub=scrub)
             redacted = walk.value(document)
             if not walk.changed:
                 return BODY_JSON, text
@@ -360,6 +404,34 @@ class Redactor:
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
         return self._unparseable(text)
+
+    def _json_may_hold_secret(self, text: str) -> bool:
+        """Whether walking the JSON ``text`` could change anything (False only when sure).
+
+        The walk changes a document only through: a key (normalized) in ``json_keys``
+        (``blob``, ``secret``/``signature`` next to ``access``, ``id`` inside ``token``
+        included: those names are keys too); an URL string (one with ``?`` or ``@`` and a
+        ``/``); a remembered secret or token look-alike (checked by the caller). So a text
+        where none of those occurs, after the same normalization as keys (lower case, no
+        ``_``/``-``), comes back unchanged, unless a name is spelled so that it does not
+        show in the raw text: a JSON escape (``"pass\\u0077ord"``, ``http:\\/\\/u:p@h``)
+        is walked. (Percent-encoded names, ``pass%77ord=``, only count inside a query: an
+        URL string, walked anyway.)
+
+        NOTE: one difference: a document nested so deep that the walk itself would hit the
+        recursion limit (and be replaced whole) is kept when it holds none of the above.
+        """
+        if "\\u" in text or "\\/" in text:
+            return True
+        if ("@" in text or "?" in text) and "/" in text:
+            # NOTE: a string that may be an URL with userinfo or a query gets the URL rules,
+            # which also replace an URL that does not parse (fail closed): walk it.
+            return True
+        normalized = text.lower().replace("_", "").replace("-", "")
+        for needle in self._key_needles:  # noqa: SIM110 (see _holds_remembered)
+            if needle in normalized:
+                return True
+        return False
 
     def _unparseable(self, text: str) -> Tuple[str, str]:
         if self._suspect(text):
@@ -445,6 +517,16 @@ class _Walk:
             else:
                 out[key] = self.value(item, parent=name)
         return out
+
+
+def _needles(keys: Iterable[str]) -> Tuple[str, ...]:
+    """The shortest set of substrings that finds every key: ``token`` finds ``authtoken``."""
+    keys = sorted(set(keys), key=len)
+    out: List[str] = []
+    for key in keys:
+        if key and not any(shorter in key for shorter in out):
+            out.append(key)
+    return tuple(out)
 
 
 def _unpad(token: str) -> str:

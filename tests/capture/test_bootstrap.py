@@ -100,4 +100,7 @@ def test_python38_child_is_traced(tmp_path: Path, server: LocalServer) -> None:
     assert proc.stderr == ""
     first, second = stored_calls(db, run.id)
     assert first.response_body.kind == "json" and first.call_site is not None
+    # NOTE: lines come from instruction offsets (co_lines is 3.10+; 3.8 maps them with dis).
+    assert (first.call_site.function, first.call_site.line) == ("<module>", 3)
+    assert (second.call_site.function, second.call_site.line) == ("<module>", 4)
     assert second.response_body.kind == "unread" and second.response_body.size == 10

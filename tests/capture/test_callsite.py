@@ -35,5 +35,42 @@ def test_a_plain_function_has_no_class() -> None:
     def caller() -> Any:
         return capture_frames(1)
 
-    site, _stack = caller()
-    assert site is not None and site[2] == "caller" and site[4] is None
+    call_site = to_call_site(caller()[0])
+    assert call_site is not None and call_site.function == "caller" and call_site.cls is None
+
+
+def _long_function(depth: int) -> Any:
+    """Recurses ``depth`` times, then captures: every level stops on a different line."""
+    padding = 0
+    padding += 1
+    if depth % 2:
+        padding += 1
+        return _long_function(depth - 1)
+    if depth:
+        return _long_function(depth - 1)
+    return capture_frames(1), [(f.f_code.co_filename, f.f_lineno, f.f_code.co_name) for f in _frames()]
+
+
+def _frames() -> list[Any]:
+    import sys
+
+    frame, out = sys._getframe(1), []  # NOTE: called from _long_function itself
+    while frame is not None:
+        out.append(frame)
+        frame = frame.f_back
+    return out
+
+
+def test_lines_from_instruction_offsets_are_the_frames_own_lines() -> None:
+    """The hot path keeps ``f_lasti`` (cheap) instead of ``f_lineno`` (decodes the line table
+    each time); the writer's translation must give exactly what ``f_lineno`` gives."""
+    from stacktap.model import short_path
+
+    (site, stack), frames = _long_function(5)
+    call_site = to_call_site(site)
+    assert call_site is not None
+    assert (call_site.file, call_site.line, call_site.function) == frames[0]
+    expected = ["%s:%d:%s" % (short_path(f), line, func) for f, line, func in frames[1:13]]
+    assert format_stack(stack) == expected
+    # NOTE: formatting again (from the caches) gives the same strings.
+    assert format_stack(stack) == expected and to_call_site(site) == call_site

@@ -103,3 +103,77 @@ def test_busy_store_does_not_break_the_program(tmp_path: Path, server: LocalServ
     assert proc.returncode == 0 and proc.stdout == "200\n"
     assert proc.stderr.count("stacktap: warning:") == 1, proc.stderr
     assert stored_calls(db, run.id) == []
+
+
+def _secret_call() -> Call:
+    return Call(
+        run_id="",
+        method="GET",
+        url="http://127.0.0.1:9292/v2/images",
+        start=1.0,
+        request_headers=[("X-Auth-Token", TOKEN)],
+    )
+
+
+def test_sinks_get_calls_when_the_store_cannot_be_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Live export must not depend on the store: an unopenable store still feeds the sinks,
+    redacted, under one server run id that stays the same from batch to batch."""
+    from stacktap.capture import warn
+
+    warn.reset_for_tests()
+    for var in ("STACKTAP_RUN_ID", "STACKTAP_TRACE_ID"):
+        monkeypatch.delenv(var, raising=False)
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("STACKTAP_DB", str(not_a_dir / "st.db"))
+    monkeypatch.setenv("STACKTAP_SERVICE", "glance-api")
+    recorder = Recorder()
+    seen: list[list[Call]] = []
+    recorder.add_sink(seen.append)
+    recorder.submit(_secret_call())
+    assert recorder.flush(10)
+    recorder.submit(_secret_call())
+    assert recorder.flush(10)
+    calls = [call for batch in seen for call in batch]
+    assert len(calls) == 2
+    assert all(c.request_headers[0][1].startswith("{SHA256}") for c in calls)
+    assert calls[0].run_id and calls[0].run_id == calls[1].run_id
+    assert calls[0].local_service == "glance-api"
+    assert capfd.readouterr().err.count("stacktap: warning:") == 1
+
+
+def test_sinks_get_calls_when_the_store_write_fails(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A store that opens but fails on write (busy, disk full) still lets the sinks see the
+    batch; the run that could not be stored is stored with the next batch that works."""
+    from stacktap.capture import warn
+    from stacktap.store import StoreError
+
+    warn.reset_for_tests()
+    seen: list[list[Call]] = []
+    recorder.add_sink(seen.append)
+
+    def failing(self: Store, *args: object) -> None:
+        raise StoreError("database is locked")
+
+    # NOTE: patched on the class: the writer thread opens (and alone may use) the connection.
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "add_run", failing)
+        patch.setattr(Store, "add_calls", failing)
+        recorder.submit(_secret_call())
+        assert recorder.flush(10)
+    assert len(seen) == 1 and seen[0][0].request_headers[0][1].startswith("{SHA256}")
+    assert "cannot write to the store" in capfd.readouterr().err
+    with Store(str(tmp_path / "st.db")) as check:
+        assert check.runs() == []
+    recorder.submit(_secret_call())
+    assert recorder.flush(10)
+    assert len(seen) == 2
+    with Store(str(tmp_path / "st.db")) as check:
+        [run] = check.runs()
+        stored = check.calls(run.id)
+    assert run.id == seen[0][0].run_id == seen[1][0].run_id
+    assert [c.span_id for c in stored] == [seen[1][0].span_id]

@@ -4,7 +4,9 @@ Plumbing is any module of requests, urllib3, http.client, keystoneauth1, stackta
 openstacksdk (``openstack.*``: its proxies and resources only relay what the caller asked),
 plus the generic HTTP layers of the python-*client libraries. OSC commands then show as
 ``openstackclient/image/v2/image.py:ListImage.take_action`` and an SDK script as its own
-line. The hot path only collects raw frame facts; the writer thread formats them.
+line. The hot path only collects raw frame facts, ``(code object, instruction offset)``;
+the writer thread turns them into lines and names (and caches them: the same frames come
+back on every call).
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 """
@@ -37,24 +39,25 @@ PLUMBING_MODULES = frozenset(
         "tempest.lib.common.http",
     )
 )
-_HTTP_PACKAGES = ("requests", "urllib3", "http", "stacktap")
 #: Frames kept above the call site (its callers), innermost first.
 STACK_DEPTH = 12
 
-#: (filename, line, function, module, class-or-None)
-FrameFacts = Tuple[str, int, str, Optional[str], Optional[str]]
+#: (code, instruction offset, module, class-or-None): the call site as the hot path saw it.
+FrameFacts = Tuple[Any, int, Optional[str], Optional[str]]
+
+# NOTE: module name -> 0 (not plumbing), 1 (plumbing, may serve as the fallback call site),
+# 2 (plumbing of the HTTP stack itself, never the call site); memoized, ~20 frames a call.
+_verdicts: Dict[Optional[str], int] = {}
+_HTTP_PACKAGES = frozenset(("requests", "urllib3", "http", "stacktap"))
 
 
-_verdicts: Dict[Optional[str], bool] = {}
-
-
-def _is_plumbing(module: Optional[str]) -> bool:
-    # NOTE: memoized per module name: this runs for ~20 frames on every call.
-    verdict = _verdicts.get(module)
-    if verdict is None:
-        top = module.split(".", 1)[0] if module else ""
-        verdict = bool(module) and (top in PLUMBING_PACKAGES or module in PLUMBING_MODULES)
-        _verdicts[module] = verdict
+def _verdict(module: Optional[str]) -> int:
+    top = module.split(".", 1)[0] if module else ""
+    if not module or not (top in PLUMBING_PACKAGES or module in PLUMBING_MODULES):
+        verdict = 0
+    else:
+        verdict = 2 if top in _HTTP_PACKAGES else 1
+    _verdicts[module] = verdict
     return verdict
 
 
@@ -80,43 +83,82 @@ def _class_of(frame: Any) -> Optional[str]:
     return klass.__name__
 
 
-def capture_frames(skip: int = 2) -> Tuple[Optional[FrameFacts], List[Tuple[str, int, str]]]:
-    """(call site, compact callers above it) for the current call stack.
+def capture_frames(skip: int = 2) -> Tuple[Optional[FrameFacts], List[Tuple[Any, int]]]:
+    """(call site, callers above it as ``(code, offset)``) for the current call stack.
 
     When every frame is plumbing (a call made by a library's own thread), the outermost
     non-stdlib-HTTP frame is used: better a library line than nothing.
+
+    NOTE: ``f_lasti`` (an int the frame holds) instead of ``f_lineno``, which decodes the
+    code's line table on every read (microseconds on a long function, for each of ~13
+    frames); :func:`line_of` maps it to the line later, in the writer thread.
     """
     frame: Any = sys._getframe(skip)
     fallback = None
+    verdicts = _verdicts
     while frame is not None:
         module = frame.f_globals.get("__name__")
-        if not _is_plumbing(module):
+        verdict = verdicts.get(module)
+        if verdict is None:
+            verdict = _verdict(module)
+        if not verdict:
             break
-        if (
-            fallback is None
-            and module
-            and module.split(".", 1)[0] not in ("requests", "urllib3", "http", "stacktap")
-        ):
+        if fallback is None and verdict == 1:
             fallback = frame
         frame = frame.f_back
     if frame is None:
         frame = fallback
     if frame is None:
         return None, []
-    code = frame.f_code
-    site: FrameFacts = (
-        code.co_filename,
-        frame.f_lineno,
-        code.co_name,
-        frame.f_globals.get("__name__"),
-        _class_of(frame),
-    )
-    stack: List[Tuple[str, int, str]] = []
+    site: FrameFacts = (frame.f_code, frame.f_lasti, frame.f_globals.get("__name__"), _class_of(frame))
+    # NOTE: code objects hold no locals: keeping them until the writer runs is harmless.
+    stack: List[Tuple[Any, int]] = []
     caller = frame.f_back
-    while caller is not None and len(stack) < STACK_DEPTH:
-        stack.append((caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name))
+    depth = STACK_DEPTH
+    while caller is not None and depth:
+        stack.append((caller.f_code, caller.f_lasti))
         caller = caller.f_back
+        depth -= 1
     return site, stack
+
+
+def line_of(code: Any, offset: int) -> int:
+    """The source line of the instruction at byte ``offset`` in ``code`` (what ``f_lineno``
+    gives for a frame stopped there)."""
+    lines = getattr(code, "co_lines", None)  # Python 3.10+
+    if lines is not None:
+        for start, end, line in lines():
+            if start <= offset < end:
+                return line if line is not None else code.co_firstlineno
+        return code.co_firstlineno
+    import dis
+
+    found = code.co_firstlineno
+    for start, line in dis.findlinestarts(code):
+        if start > offset:
+            break
+        found = line
+    return found
+
+
+#: ``(id(code), offset)`` -> ``(code, line)``. NOTE: keyed by id (hashing a code object hashes
+#: its bytecode and constants); an entry keeps its code object alive, so the id cannot be
+#: reused while it is cached.
+_lines: Dict[Tuple[int, int], Tuple[Any, int]] = {}
+#: ``(id(code), offset)`` -> ``(code, "file:line:function")``, same keys.
+_formatted: Dict[Tuple[int, int], Tuple[Any, str]] = {}
+_CACHE_MAX = 4096
+
+
+def _cached_line(code: Any, offset: int) -> int:
+    key = (id(code), offset)
+    entry = _lines.get(key)
+    if entry is None or entry[0] is not code:
+        entry = (code, line_of(code, offset))
+        if len(_lines) >= _CACHE_MAX:
+            _lines.clear()  # NOTE: bounded: code made by exec() at run time would pile up
+        _lines[key] = entry
+    return entry[1]
 
 
 def to_call_site(site: Optional[FrameFacts]) -> Optional[CallSite]:
@@ -124,11 +166,26 @@ def to_call_site(site: Optional[FrameFacts]) -> Optional[CallSite]:
 
     if site is None:
         return None
-    return CallSite(file=site[0], line=site[1], function=site[2], module=site[3], cls=site[4])
+    code, offset, module, cls = site
+    return CallSite(
+        file=code.co_filename, line=_cached_line(code, offset), function=code.co_name, module=module, cls=cls
+    )
 
 
-def format_stack(stack: List[Tuple[str, int, str]]) -> List[str]:
-    """``file:line:function`` with site-packages paths cut short."""
-    from stacktap.model import short_path
+def format_stack(stack: List[Tuple[Any, int]]) -> List[str]:
+    """``file:line:function`` for each ``(code, offset)``, site-packages paths cut short."""
+    out = []
+    cache = _formatted
+    for code, offset in stack:
+        key = (id(code), offset)
+        entry = cache.get(key)
+        if entry is None or entry[0] is not code:
+            from stacktap.model import short_path
 
-    return ["%s:%d:%s" % (short_path(f), line, func) for f, line, func in stack]
+            line = _cached_line(code, offset)
+            entry = (code, "%s:%d:%s" % (short_path(code.co_filename), line, code.co_name))
+            if len(cache) >= _CACHE_MAX:
+                cache.clear()
+            cache[key] = entry
+        out.append(entry[1])
+    return out

@@ -14,20 +14,26 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 from stacktap.capture.argv_redact import redact_argv
 from stacktap.capture.bodies import make_body
 from stacktap.capture.body_capture import BodyCapture
 from stacktap.capture.callsite import format_stack, to_call_site
 from stacktap.capture.warn import warn_once
-from stacktap.catalog import KEYSTONE_TOKEN_PATHS, ServiceMap, parse_catalog
-from stacktap.model import BODY_REDACTED, CLIENT, Body, Call, CatalogEntry, Run
+from stacktap.catalog import KEYSTONE_TOKEN_PATHS, ServiceMap, parse_catalog, unknown_peer_label
+from stacktap.model import BODY_REDACTED, CLIENT, Body, Call, CatalogEntry, Peer, Run
 from stacktap.paths import path_template
 
 if TYPE_CHECKING:
     from stacktap.capture.exchange import Exchange
     from stacktap.capture.recorder import Recorder
+    from stacktap.wsgi.rules import IgnoreRules
+
+#: Environment variable of the ignore rules (same as stacktap.wsgi.rules.IGNORE_ENV: that
+#: module is imported only when the variable is set).
+IGNORE_ENV = "STACKTAP_IGNORE"
 
 Headers = List[Tuple[str, str]]
 
@@ -68,25 +74,60 @@ def _load_redactor() -> Any:
         return _FailClosedRedactor()
 
 
-def _first_header(headers: Headers, names: Tuple[str, ...]) -> Optional[str]:
+def _load_ignore_rules() -> Optional[IgnoreRules]:
+    if not os.environ.get(IGNORE_ENV, "").strip():
+        return None
+    try:
+        from stacktap.wsgi.rules import IgnoreRules
+
+        rules = IgnoreRules.from_env()
+    except Exception as exc:
+        warn_once("%s not applied: %s: %s" % (IGNORE_ENV, type(exc).__name__, exc))
+        return None
+    return rules if rules else None
+
+
+def _first_values(headers: Headers) -> Dict[str, str]:
+    """Lower-case name -> value of its first occurrence (one pass for all the lookups)."""
+    out: Dict[str, str] = {}
+    for key, value in headers:
+        lowered = key.lower()
+        if lowered not in out:
+            out[lowered] = value
+    return out
+
+
+def _first_header(values: Dict[str, str], names: Tuple[str, ...]) -> Optional[str]:
     for wanted in names:
-        for key, value in headers:
-            if key.lower() == wanted:
-                return value
+        value = values.get(wanted)
+        if value is not None:
+            return value
     return None
 
 
 def _is_token_url(url: str) -> bool:
-    path = url.split("?", 1)[0].rstrip("/")
-    return any(path.endswith(suffix) for suffix in KEYSTONE_TOKEN_PATHS)
+    path = url.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    return path.endswith(KEYSTONE_TOKEN_PATHS)
 
 
 def _header_list(headers: Any) -> Headers:
     if headers is None:
         return []
     if isinstance(headers, list):
-        return [(str(k), str(v)) for k, v in headers]
-    return [(str(k), str(v)) for k, v in headers.items()]
+        pairs: Any = headers
+    else:
+        pairs = None
+        container = getattr(headers, "_container", None)
+        if isinstance(container, dict):
+            # NOTE: urllib3's HTTPHeaderDict (1.26 and 2.x) keeps ``lower -> [name, value...]``;
+            # reading it directly is several times cheaper than its ``items()`` generator.
+            try:
+                pairs = [(vals[0], value) for vals in container.values() for value in vals[1:]]
+            except Exception:
+                pairs = None
+        if pairs is None:
+            pairs = headers.items()
+    return [(k, v) if type(k) is str and type(v) is str else (str(k), str(v)) for k, v in pairs]
 
 
 class Enricher(object):
@@ -103,6 +144,9 @@ class Enricher(object):
         argv = list(getattr(sys, "argv", None) or [])
         self.argv = redact_argv(argv, self.redactor.mark)
         self.process_name = os.path.basename(argv[0]) if argv and argv[0] else "python"
+        self._services_used = False
+        #: ``$STACKTAP_IGNORE`` parsed, or None (no rules: nothing to check, nothing imported).
+        self.ignore: Optional[IgnoreRules] = _load_ignore_rules()
 
     def server_run(self) -> Run:
         """The run a service process records into when no run id was given."""
@@ -122,14 +166,20 @@ class Enricher(object):
 
     # -- client exchanges from the hooks -------------------------------------------------
 
-    def from_exchange(self, ex: Exchange, run_id: str) -> Call:
-        cap = self._recorder.body_cap
-        redactor = self.redactor
+    def from_exchange(self, ex: Exchange, run_id: str) -> Optional[Call]:
+        """The redacted, named Call of a client exchange; None when an ignore rule drops it."""
         request_headers = _header_list(ex.request_headers)
         response_headers = _header_list(ex.response_headers)
-        request_type = _first_header(request_headers, ("content-type",))
-        response_type = _first_header(response_headers, ("content-type",))
+        request_values = _first_values(request_headers)
+        response_values = _first_values(response_headers)
+        request_type = request_values.get("content-type")
+        response_type = response_values.get("content-type")
         self._learn_catalog(ex.url, ex.response_body, response_type)
+        peer = self._peer(ex.url)
+        if self.ignore is not None and self._ignored(ex.method, ex.url, peer):
+            return None
+        cap = self._recorder.body_cap
+        redactor = self.redactor
         call = Call(
             run_id=run_id,
             method=ex.method,
@@ -156,23 +206,42 @@ class Enricher(object):
             else Body(),
             time_to_headers=ex.time_to_headers,
             duration=ex.duration,
-            request_id=_first_header(response_headers, _REQUEST_ID_HEADERS),
-            global_request_id=_first_header(request_headers, _GLOBAL_ID_HEADERS),
+            request_id=_first_header(response_values, _REQUEST_ID_HEADERS),
+            global_request_id=_first_header(request_values, _GLOBAL_ID_HEADERS),
             call_site=to_call_site(ex.site),
             stack=format_stack(ex.stack),
             error_type=ex.error_type,
             error_message=self._message(ex.error_message),
         )
-        self._name_peer(call, ex.url)
+        if peer is not None:
+            call.peer = peer
         return call
 
     # -- calls submitted whole (the WSGI filter) ------------------------------------------
 
-    def from_call(self, call: Call, request_bytes: Any, response_bytes: Any, run_id: str) -> Call:
-        """Fill in and redact a Call built elsewhere; bodies from the raw bytes when given."""
+    def from_call(self, call: Call, request_bytes: Any, response_bytes: Any, run_id: str) -> Optional[Call]:
+        """Fill in and redact a Call built elsewhere; bodies from the raw bytes when given.
+
+        None when the call is a client call that an ignore rule drops (server calls are
+        filtered by the server filter's own rules, before they get here).
+        """
         cap = self._recorder.body_cap
         redactor = self.redactor
         raw_url = call.url
+        request_headers = _header_list(call.request_headers)
+        response_headers = _header_list(call.response_headers)
+        request_values = _first_values(request_headers)
+        response_values = _first_values(response_headers)
+        request_type = request_values.get("content-type")
+        response_type = response_values.get("content-type")
+        if call.side == CLIENT:
+            self._learn_catalog(raw_url, response_bytes, response_type)
+            if not (call.peer.service_type or call.peer.service_name):
+                peer = self._peer(raw_url)
+                if peer is not None:
+                    call.peer = peer
+            if self.ignore is not None and self._ignored(call.method, raw_url, call.peer):
+                return None
         if not call.run_id:
             call.run_id = run_id
         call.pid = call.pid or self.pid
@@ -182,23 +251,15 @@ class Enricher(object):
             self.argv if call.process_argv is None else redact_argv(call.process_argv, redactor.mark)
         )
         call.local_service = call.local_service or self._recorder.service
-        request_headers = _header_list(call.request_headers)
-        response_headers = _header_list(call.response_headers)
-        request_type = _first_header(request_headers, ("content-type",))
-        response_type = _first_header(response_headers, ("content-type",))
-        if call.side == CLIENT:
-            self._learn_catalog(raw_url, response_bytes, response_type)
         call.url = redactor.url(raw_url)
         call.path_template = call.path_template or path_template(raw_url)
         call.request_headers = redactor.headers(request_headers)
         call.response_headers = redactor.headers(response_headers)
         call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
         call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
-        call.request_id = call.request_id or _first_header(response_headers, _REQUEST_ID_HEADERS)
-        call.global_request_id = call.global_request_id or _first_header(request_headers, _GLOBAL_ID_HEADERS)
+        call.request_id = call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
+        call.global_request_id = call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
         call.error_message = self._message(call.error_message)
-        if call.side == CLIENT:
-            self._name_peer(call, raw_url)
         return call
 
     def _message(self, text: Optional[str]) -> Optional[str]:
@@ -222,6 +283,7 @@ class Enricher(object):
         if not _is_token_url(url):
             return
         self.services.add_auth_url(url)
+        self._services_used = True
         if raw is None or "json" not in (content_type or "json").lower():
             return
         if isinstance(raw, BodyCapture):
@@ -240,9 +302,38 @@ class Enricher(object):
         entries, self._new_entries = self._new_entries, []
         return entries
 
-    def _name_peer(self, call: Call, raw_url: str) -> None:
-        if call.peer.service_type or call.peer.service_name:
-            return
-        peer = self.services.lookup(raw_url)
-        if peer is not None:
-            call.peer = peer
+    def _peer(self, raw_url: str) -> Optional[Peer]:
+        """The catalog's name for the service behind ``raw_url``, if any."""
+        if not self._services_used:
+            # NOTE: an empty map names only token URLs (keystone), and a token URL has
+            # already been added to it by _learn_catalog: nothing to look up.
+            return None
+        return self.services.lookup(raw_url)
+
+    # -- ignore rules -----------------------------------------------------------------------
+
+    def _ignored(self, method: str, raw_url: str, peer: Optional[Peer]) -> bool:
+        """Whether ``$STACKTAP_IGNORE`` drops this client call (see stacktap.wsgi.rules).
+
+        ``from`` is this process's service; ``to`` matches the peer's catalog name, its type
+        or ``host:port``; ``path`` matches the URL path, or the path below the peer's
+        endpoint (``/resource_providers`` of ``http://host/placement/resource_providers``).
+        """
+        rules = self.ignore
+        if rules is None:
+            return False
+        try:
+            path = urlsplit(raw_url).path or "/"
+            paths = [path]
+            targets = [unknown_peer_label(raw_url)]
+            if peer is not None:
+                targets[:0] = [t for t in (peer.service_name, peer.service_type) if t]
+                if peer.endpoint:
+                    prefix = urlsplit(peer.endpoint).path.rstrip("/")
+                    if prefix and path.startswith(prefix + "/"):
+                        paths.append(path[len(prefix) :])
+            source = self._recorder.service
+            return any(rules.matches(method, p, source, t) for p in paths for t in targets)
+        except Exception as exc:  # NOTE: a rule must never lose a call by accident
+            warn_once("ignore rules failed: %s: %s" % (type(exc).__name__, exc))
+            return False

@@ -3,8 +3,9 @@
 ``submit()``/``submit_exchange()`` never block and never raise: they put the record on a
 ``queue.SimpleQueue``. A daemon writer thread (started lazily, restarted after ``fork``)
 drains the queue in batches: it redacts, builds bodies, extracts request ids and
-catalogs, names peers (``stacktap.capture.enrich``) and stores each batch in one short
-transaction. Live exporters see every stored batch through ``add_sink()``.
+catalogs, names peers, drops calls matching ``$STACKTAP_IGNORE`` (``stacktap.capture.enrich``)
+and stores each batch in one short transaction. Live exporters see every batch through
+``add_sink()``, stored or not.
 
 A store that cannot be opened or written costs one warning on stderr; the program goes on.
 
@@ -26,7 +27,7 @@ from stacktap.capture.warn import warn_once
 if TYPE_CHECKING:
     from stacktap.capture.enrich import Enricher
     from stacktap.capture.exchange import Exchange
-    from stacktap.model import Call
+    from stacktap.model import Call, Run
     from stacktap.store import Store
 
 #: Records stored per transaction at most.
@@ -55,6 +56,7 @@ class Recorder(object):
     _thread: Optional[threading.Thread]
     _store: Optional[Store]
     _enricher: Optional[Enricher]
+    _unstored_run: Optional[Run]
 
     def __init__(self) -> None:
         environ = os.environ
@@ -91,6 +93,7 @@ class Recorder(object):
         if run_id is not None:
             self.run_id = run_id
             self._lazy_run = False
+            self._unstored_run = None
             self._enricher = None  # NOTE: a new run stores the catalogs it sees again
         if trace_id is not None:
             self.trace_id = trace_id
@@ -104,7 +107,8 @@ class Recorder(object):
             self.enabled = enabled
 
     def add_sink(self, sink: Callable[[List[Call]], None]) -> None:
-        """Call ``sink(calls)`` with every batch once stored (calls already redacted)."""
+        """Call ``sink(calls)`` with every batch, once stored or once the store failed
+        (calls already redacted)."""
         self._sinks.append(sink)
 
     # -- the hot path ----------------------------------------------------------------------
@@ -131,7 +135,9 @@ class Recorder(object):
         self._pending[id(exchange)] = on_exit
 
     def _put(self, item: tuple) -> None:
-        if self._pid != os.getpid():
+        # NOTE: with fork hooks (POSIX) a forked child is reset by _after_fork_in_child; the
+        # pid check (a system call per record) is only the fallback without them.
+        if not _FORK_HOOKS and self._pid != os.getpid():
             self._reset_process_state()
         self._queue.put(item)
         if self._thread is None:
@@ -149,6 +155,7 @@ class Recorder(object):
         self._store_broken = False
         self._enricher = None
         self._pending = {}
+        self._unstored_run = None
 
     def _after_fork_in_child(self) -> None:
         if self._store is not None:
@@ -210,34 +217,43 @@ class Recorder(object):
             event.set()
 
     def _write(self, records: List[tuple]) -> None:
-        if self._store_broken:
-            return
+        store = None if self._store_broken else self._open_store()
+        sinks = list(self._sinks)
+        if store is None and not sinks:
+            return  # NOTE: nowhere to put them: skip the enrichment too
         enricher = self._get_enricher()
-        store = self._open_store()
-        if store is None:
-            return
-        run_id = self._ensure_run(store, enricher)
+        run_id = self._ensure_run(enricher)
         calls: List[Call] = []
         for record in records:
             try:
                 if record[0] == _EXCHANGE:
-                    calls.append(enricher.from_exchange(record[1], run_id))
+                    call = enricher.from_exchange(record[1], run_id)
                 else:
-                    calls.append(enricher.from_call(record[1], record[2], record[3], run_id))
+                    call = enricher.from_call(record[1], record[2], record[3], run_id)
             except Exception as exc:
                 warn_once("cannot record a call: %s: %s" % (type(exc).__name__, exc))
+                continue
+            if call is not None:  # NOTE: None: dropped by an ignore rule
+                calls.append(call)
         new_entries = enricher.take_new_catalog_entries()
-        from stacktap.store import StoreError
+        if store is not None:
+            from stacktap.store import StoreError
 
-        try:
-            if new_entries:
-                store.add_catalog(run_id, new_entries)
-            if calls:
-                store.add_calls(calls)
-        except Exception as exc:
-            warn_once("cannot write to the store %s: %s" % (self.db, _one_line(exc, StoreError)))
+            try:
+                if self._unstored_run is not None:
+                    store.add_run(self._unstored_run)
+                    self._unstored_run = None
+                if new_entries:
+                    store.add_catalog(run_id, new_entries)
+                if calls:
+                    store.add_calls(calls)
+            except Exception as exc:
+                warn_once("cannot write to the store %s: %s" % (self.db, _one_line(exc, StoreError)))
+        # NOTE: sinks (live export) get the calls whether or not the store took them: they
+        # are enriched and redacted already, and an unwritable store must not stop export.
+        if not calls:
             return
-        for sink in list(self._sinks):
+        for sink in sinks:
             try:
                 sink(calls)
             except Exception as exc:
@@ -270,11 +286,16 @@ class Recorder(object):
         if store is not None:
             _orphans.append(store)
 
-    def _ensure_run(self, store: Store, enricher: Enricher) -> str:
+    def _ensure_run(self, enricher: Enricher) -> str:
+        """This process's run id; a server process makes its run on its first batch.
+
+        NOTE: the new run is stored with that batch (``_unstored_run``), and again with the
+        next ones until a store takes it: sinks need its id even when no store does.
+        """
         if self.run_id:
             return self.run_id
         run = enricher.server_run()
-        store.add_run(run)
+        self._unstored_run = run
         self.run_id = run.id
         return run.id
 
@@ -355,7 +376,8 @@ def _after_fork_in_child() -> None:
         _recorder._after_fork_in_child()
 
 
-if hasattr(os, "register_at_fork"):
+_FORK_HOOKS = hasattr(os, "register_at_fork")
+if _FORK_HOOKS:
     os.register_at_fork(
         before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child
     )
