@@ -513,7 +513,7 @@ class _SlowRedactor(Redactor):
 def _nested(depth: int, leaf: Any) -> Any:
     document = leaf
     for level in range(depth):
-        document = {"level%d" % level: [document, {"name": "n%d" % level}]}
+        document = {f"level{level}": [document, {"name": f"n{level}"}]}
     return document
 
 
@@ -533,19 +533,19 @@ def test_password_nested_deep_in_any_spelling_is_redacted(key: str) -> None:
     "body",
     [
         # a key spelled with JSON escapes does not show in the raw text
-        '{"auth": {"pass\\u0077ord": "%s"}}' % PASSWORD,
-        '{"a": {"\\u0070assword": "%s"}}' % PASSWORD,
+        f'{{"auth": {{"pass\\u0077ord": "{PASSWORD}"}}}}',
+        f'{{"a": {{"\\u0070assword": "{PASSWORD}"}}}}',
         # userinfo behind escaped slashes: no "/" in the raw text
-        '{"link": "http:\\/\\/admin:%s@host\\/x"}' % PASSWORD,
+        f'{{"link": "http:\\/\\/admin:{PASSWORD}@host\\/x"}}',
         # userinfo and query secrets in URL strings
-        '{"link": "http://admin:%s@host/x"}' % PASSWORD,
-        '{"next": "/v2/things?marker=1&temp_url_sig=%s"}' % PASSWORD,
-        '{"next": "/v2/things?pass%%77ord=%s"}' % PASSWORD,
+        f'{{"link": "http://admin:{PASSWORD}@host/x"}}',
+        f'{{"next": "/v2/things?marker=1&temp_url_sig={PASSWORD}"}}',
+        f'{{"next": "/v2/things?pass%77ord={PASSWORD}"}}',
         # secrets the rules name by position, not by key
-        '{"token": {"id": "%s"}}' % PASSWORD,
-        '{"credential": {"Access": "%s", "SIGNATURE": "x"}}' % PASSWORD,
-        '{"BLOB": {"access": "%s"}}' % PASSWORD,
-        '{"Private-Key": ["%s"]}' % PASSWORD,
+        f'{{"token": {{"id": "{PASSWORD}"}}}}',
+        f'{{"credential": {{"Access": "{PASSWORD}", "SIGNATURE": "x"}}}}',
+        f'{{"BLOB": {{"access": "{PASSWORD}"}}}}',
+        f'{{"Private-Key": ["{PASSWORD}"]}}',
         '{"api_KEY": 12345678}',
     ],
 )
@@ -559,7 +559,7 @@ def test_secrets_the_key_scan_cannot_see_directly_are_still_redacted(body: str) 
 def test_remembered_secret_and_token_look_alike_in_an_innocent_body_are_scrubbed() -> None:
     redactor = Redactor()
     redactor.headers([("X-Auth-Token", "opaque-token-value-1234")])
-    kind, text = redactor.body_text('{"note": "saw opaque-token-value-1234", "f": "%s"}' % FERNET, None)
+    kind, text = redactor.body_text(f'{{"note": "saw opaque-token-value-1234", "f": "{FERNET}"}}', None)
     assert kind == BODY_JSON
     assert "opaque-token-value-1234" not in text and FERNET not in text
 
@@ -597,7 +597,7 @@ def test_header_shortcut_still_scrubs_remembered_secrets_and_tokens() -> None:
         ]
     )
     assert out == [
-        ("X-Custom", "prefix %s suffix" % m("remembered-secret-1234")),
+        ("X-Custom", "prefix {} suffix".format(m("remembered-secret-1234"))),
         ("X-Other", "Bearer " + m(FERNET)),
         ("Content-Type", "application/json"),
         ("x-AUTH-token", m("t0k3n")),
@@ -611,8 +611,8 @@ json_with_secrets = st.recursive(
         [
             PASSWORD,
             "plain",
-            "http://u:%s@h/x" % PASSWORD,
-            "/v2/x?token=%s&a=b" % PASSWORD,
+            f"http://u:{PASSWORD}@h/x",
+            f"/v2/x?token={PASSWORD}&a=b",
             "/v2/x?marker=abc",
             "http://h/x?path=%3Ftoken%3Dabc",
             "mail@example.org",
@@ -660,7 +660,7 @@ def test_fuzz_shortcuts_give_exactly_what_the_full_walk_gives(
 @settings(max_examples=400, deadline=None)
 @given(
     parts=st.lists(
-        st.sampled_from(list("ab/:@?#&=%[]. \uff0f") + ["token", FERNET, "eyJhbGciOiJIUzI1NiJ9"]), max_size=20
+        st.sampled_from([*list("ab/:@?#&=%[]. \uff0f"), "token", FERNET, "eyJhbGciOiJIUzI1NiJ9"]), max_size=20
     )
 )
 def test_fuzz_url_shortcut_agrees_with_the_full_rules(parts: list[str]) -> None:

@@ -70,7 +70,7 @@ def test_lines_from_instruction_offsets_are_the_frames_own_lines() -> None:
     call_site = to_call_site(site)
     assert call_site is not None
     assert (call_site.file, call_site.line, call_site.function) == frames[0]
-    expected = ["%s:%d:%s" % (short_path(f), line, func) for f, line, func in frames[1:13]]
+    expected = [f"{short_path(f)}:{line}:{func}" for f, line, func in frames[1:13]]
     assert format_stack(stack) == expected
     # NOTE: formatting again (from the caches) gives the same strings.
     assert format_stack(stack) == expected and to_call_site(site) == call_site

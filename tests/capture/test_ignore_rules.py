@@ -49,7 +49,7 @@ def test_matching_calls_are_dropped_and_the_others_kept(tmp_path: Path, server: 
         [
             "from=nova-compute to=glance path=/v2/images*",
             "method=HEAD",
-            "to=%s path=/json method=GET" % hostport,
+            f"to={hostport} path=/json method=GET",
         ]
     )
     proc = run_traced(
