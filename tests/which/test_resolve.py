@@ -5,7 +5,6 @@ temp venvs (on Python 3.8 and on this Python), and the real OSC named by
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -83,38 +82,3 @@ def test_typo_gives_suggestions(fake_openstack: str) -> None:
 def test_no_command_words(fake_openstack: str) -> None:
     with pytest.raises(WhichError, match="which command"):
         resolve_command(["openstack"], fake_openstack, env=_env())
-
-
-# -- the real OpenStackClient ------------------------------------------------------------
-
-REAL = os.environ.get("STACKTAP_TEST_OPENSTACK")
-needs_real = pytest.mark.skipif(not REAL, reason="set STACKTAP_TEST_OPENSTACK to an openstack program")
-
-
-@needs_real
-def test_real_osc_server_and_image_list() -> None:
-    assert REAL
-    server = resolve_command(["openstack", "server", "list"], REAL, env=_env())["match"]
-    assert "{}:{}".format(server["module"], server["class"]) == "openstackclient.compute.v2.server:ListServer"
-    image = resolve_command(["image", "list"], REAL, env=_env())["match"]
-    assert image["class"] == "ListImage" and image["module"] == "openstackclient.image.v2.image"
-
-
-@needs_real
-def test_real_osc_with_a_plugin_in_a_layered_venv(tmp_path: Path) -> None:
-    """A plugin installed in a venv that sees the real OSC: ``database instance list``."""
-    assert REAL
-    osc_python = Path(REAL).parent / "python"
-    bin_dir = make_venv(str(osc_python), tmp_path / "venv")
-    site = next((tmp_path / "venv" / "lib").glob("python3.*/site-packages"))
-    osc_site = next((Path(REAL).parent.parent / "lib").glob("python3.*/site-packages"))
-    (site / "zz_osc.pth").write_text(str(osc_site) + "\n")
-    pip_install(bin_dir, build_wheel(tmp_path, "fakeplugin", FAKEPLUGIN, FAKEPLUGIN_ENTRY_POINTS))
-    script = bin_dir / "openstack"
-    lines = Path(REAL).read_text().splitlines(keepends=True)
-    script.write_text("#!%s\n" % (bin_dir / "python") + "".join(lines[1:]))
-    script.chmod(0o755)
-    answer = resolve_command(["database", "instance", "list"], str(script), env=_env())
-    assert answer["match"]["class"] == "ListDatabaseInstances"
-    assert resolve_command(["server", "list"], str(script), env=_env())["match"]["class"] == "ListServer"
-    shutil.rmtree(tmp_path / "venv")
