@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _bench_common import local_server, plain_env, run_child, traced_env
+from _bench_common import HERE, local_server, plain_env, run_child, traced_env
 
 LOOP = """
 import sys, time, requests
@@ -56,7 +56,8 @@ for _ in range(rounds):
         if on:
             rec.flush(30)
         best[on].append((time.perf_counter() - t) / n * 1e6)
-print(min(best[False]), min(best[True]))
+diffs = sorted(b - a for a, b in zip(best[False], best[True]))
+print(min(best[False]), min(best[True]), diffs[len(diffs) // 2])
 """
 
 
@@ -68,9 +69,15 @@ def per_call(url: str, calls: int, rounds: int, db: str) -> tuple[float, float]:
     return min(untraced), min(traced)
 
 
-def per_call_alternating(url: str, calls: int, rounds: int, db: str) -> tuple[float, float]:
-    off, on = run_child(ALTERNATING, traced_env(db), url, str(calls // 4), str(rounds * 4)).split()
-    return float(off), float(on)
+def per_call_alternating(url: str, calls: int, rounds: int, db: str) -> tuple[float, float, float]:
+    """(best untraced, best traced, median of the paired differences) in us per call.
+
+    NOTE: the paired differences (each traced block minus the untraced block just before it)
+    follow the machine's speed as it drifts; on a shared VM it can swing 2x within seconds,
+    which moves the two minima apart by more than the cost being measured.
+    """
+    off, on, diff = run_child(ALTERNATING, traced_env(db), url, str(calls // 4), str(rounds * 4)).split()
+    return float(off), float(on), float(diff)
 
 
 def _line(plain: float, traced: float) -> str:
@@ -89,22 +96,33 @@ def startup(cmd: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(times)
 
 
+def _default_openstack() -> str:
+    """The experiment venv's ``openstack``, else the dev cloud's (``.devcloud/venv``)."""
+    candidates = [
+        "/tmp/exp/venv/bin/openstack",
+        os.path.join(os.path.dirname(HERE), ".devcloud", "venv", "bin", "openstack"),
+    ]
+    return next((path for path in candidates if os.path.exists(path)), candidates[0])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--startup-runs", type=int, default=7)
-    parser.add_argument("--openstack", default="/tmp/exp/venv/bin/openstack")
+    parser.add_argument("--openstack", default=_default_openstack())
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.db")
         with local_server() as base:
             plain, traced = per_call(base + "/json", args.calls, args.rounds, db)
-            alt_plain, alt_traced = per_call_alternating(base + "/json", args.calls, args.rounds, db)
+            alternating = per_call_alternating(base + "/json", args.calls, args.rounds, db)
+        alt_plain, alt_traced, alt_diff = alternating
         print(f"per call, requests on 127.0.0.1 keep-alive, separate processes (best of {args.rounds}):")
         print(_line(plain, traced))
         print("per call, one process, recording off/on in alternating blocks (writer flush included):")
         print(_line(alt_plain, alt_traced))
+        print(f"  median of paired block differences: added {alt_diff:+.1f} us")
         if not os.path.exists(args.openstack):
             print(f"start-up: skipped (no {args.openstack})")
             return

@@ -623,14 +623,27 @@ json_with_secrets = st.recursive(
         ]
     )
     | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(
-        st.sampled_from(
-            ["password", "Pass-Word", "ADMINPASS", "id", "token", "access", "secret", "blob", "name", "links"]
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "password",
+                    "Pass-Word",
+                    "ADMINPASS",
+                    "id",
+                    "token",
+                    "access",
+                    "secret",
+                    "blob",
+                    "name",
+                    "links",
+                ]
+            )
+            | st.text(max_size=6),
+            children,
+            max_size=4,
         )
-        | st.text(max_size=6),
-        children,
-        max_size=4,
     ),
     max_leaves=15,
 )
@@ -652,6 +665,9 @@ def test_fuzz_shortcuts_give_exactly_what_the_full_walk_gives(
     if isinstance(document, dict):
         pairs = [(str(k), str(v)) for k, v in document.items()]
         assert Redactor().headers(pairs) == _SlowRedactor().headers(pairs)
+        redacted, index = Redactor().headers_indexed(pairs)
+        assert redacted == _SlowRedactor().headers(pairs)
+        assert index == {k.lower(): v for k, v in reversed(pairs)}  # NOTE: reversed: first wins
         for value in document.values():
             if isinstance(value, str):
                 assert Redactor().url(value) == _SlowRedactor().url(value)
@@ -667,3 +683,20 @@ def test_fuzz_url_shortcut_agrees_with_the_full_rules(parts: list[str]) -> None:
     text = "".join(parts)
     for url in (text, "http://" + text, "/" + text):
         assert Redactor().url(url) == _SlowRedactor().url(url)
+
+
+def test_headers_indexed_marks_secrets_and_indexes_raw_first_values() -> None:
+    """One pass gives what the writer needs: headers to store (redacted) and an index of raw
+    first values (Content-Type, request ids) that is read, never stored."""
+    pairs = [("X-Auth-Token", FERNET), ("Content-Type", "application/json"), ("content-type", "text/plain")]
+    redacted, index = Redactor().headers_indexed(pairs)
+    assert redacted == [("X-Auth-Token", m(FERNET)), pairs[1], pairs[2]]
+    assert index == {"x-auth-token": FERNET, "content-type": "application/json"}
+
+
+def test_bytes_header_names_and_values_are_redacted_as_text() -> None:
+    """requests accepts ``{b"X-Auth-Token": b"..."}``: the name must still be recognized."""
+    expected = [("X-Auth-Token", m("t0k3n")), ("Accept", "*/*")]
+    pairs = [(b"X-Auth-Token", b"t0k3n"), (b"Accept", b"*/*")]
+    assert Redactor().headers(pairs) == expected
+    assert Redactor().headers_indexed(pairs) == (expected, {"x-auth-token": "t0k3n", "accept": "*/*"})

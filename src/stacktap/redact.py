@@ -258,10 +258,46 @@ class Redactor:
                 ):
                     out.append((name, value))
                 else:
-                    out.append((name, self._header(str(name), value)))
+                    name = _text(name)
+                    out.append((name, self._header(name, value)))
         except Exception:
-            return [(str(name), mark(str(value))) for name, value in _pairs(headers)]
+            return [(_text(name), mark(_text(value))) for name, value in _pairs(headers)]
         return out
+
+    def headers_indexed(
+        self, headers: Iterable[Tuple[Any, Any]]
+    ) -> Tuple[List[Tuple[str, str]], Dict[str, str]]:
+        """``(headers(pairs), {lower-case name: first value, unredacted})`` in one pass.
+
+        Names and values are made ``str`` first (bytes decoded as latin-1, as on the wire).
+        The index is for reading Content-Type and request ids; it holds raw values: never
+        store it.
+        """
+        out: List[Tuple[str, str]] = []
+        first: Dict[str, str] = {}
+        special = self._header_special
+        try:
+            for name, value in headers:
+                if type(name) is not str:
+                    name = _text(name)
+                if type(value) is not str:
+                    value = _text(value)
+                lname = name.lower()
+                if lname not in first:
+                    first[lname] = value
+                # NOTE: the fast path of headers(), same result as _header().
+                if (
+                    lname not in special
+                    and "gAAAAA" not in value
+                    and "eyJ" not in value
+                    and not (self._scan and self._holds_remembered(value))
+                ):
+                    out.append((name, value))
+                else:
+                    out.append((name, self._header(name, value)))
+        except Exception:
+            return [(_text(name), mark(_text(value))) for name, value in _pairs(headers)], {}
+        return out, first
 
     def _header(self, name: str, value: Any) -> str:
         if isinstance(value, bytes):
@@ -538,6 +574,16 @@ def _unpad(token: str) -> str:
             token = token[:-3]
         else:
             return token
+
+
+def _text(value: Any) -> str:
+    """A header name or value as text: bytes as latin-1 (what HTTP/1.1 puts on the wire).
+
+    NOTE: ``str(b"X-Auth-Token")`` is ``"b'X-Auth-Token'"``, which no rule would recognize.
+    """
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return str(value)
 
 
 def _pairs(headers: Iterable[Any]) -> List[Tuple[Any, Any]]:

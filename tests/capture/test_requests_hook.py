@@ -261,3 +261,25 @@ def test_timeout_is_a_failed_call(tmp_path: Path, server: LocalServer) -> None:
     [call] = stored_calls(db, run.id)
     assert call.error_type == "requests.exceptions.ReadTimeout"
     assert call.duration is not None and 0.25 < call.duration < 2
+
+
+def test_bytes_headers_are_redacted_and_stored_as_text(tmp_path: Path, server: LocalServer) -> None:
+    """requests accepts bytes header names and values: they are recognized (and stored) as the
+    text they are on the wire, so a bytes ``X-Auth-Token`` is marked like a str one."""
+    db = tmp_path / "st.db"
+    run = new_run(db)
+    proc = run_traced(
+        f"""
+        import requests, sys
+        r = requests.get(sys.argv[1] + "/protected", headers={{b"X-Auth-Token": b"{TOKEN}"}})
+        print(r.status_code)
+        """,
+        db,
+        run.id,
+        args=(server.url,),
+    )
+    assert proc.stdout == "200\n", proc.stderr
+    [call] = stored_calls(db, run.id)
+    assert TOKEN.encode() not in db.read_bytes()
+    marked = "{SHA256}" + hashlib.sha256(TOKEN.encode()).hexdigest()[:16]
+    assert ("X-Auth-Token", marked) in call.request_headers

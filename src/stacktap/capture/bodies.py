@@ -11,6 +11,7 @@ NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any, Optional
 
 from stacktap.capture.body_capture import BodyCapture
@@ -26,11 +27,15 @@ _TEXT_MARKERS = ("json", "text/", "x-www-form-urlencoded", "xml", "javascript", 
 _BINARY_MARKERS = ("octet-stream", "image/", "audio/", "video/", "zip", "gzip", "x-tar", "pdf")
 
 
+_TEXT_RE = re.compile("|".join(re.escape(marker) for marker in _TEXT_MARKERS))
+_BINARY_RE = re.compile("|".join(re.escape(marker) for marker in _BINARY_MARKERS))
+
+
 def _looks_textual(content_type: Optional[str], data: bytes) -> bool:
     ctype = (content_type or "").lower()
-    if any(marker in ctype for marker in _TEXT_MARKERS):
+    if _TEXT_RE.search(ctype):
         return True
-    if any(marker in ctype for marker in _BINARY_MARKERS):
+    if _BINARY_RE.search(ctype):
         return False
     sample = data[:4096]
     if b"\x00" in sample:

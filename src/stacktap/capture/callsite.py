@@ -141,24 +141,32 @@ def line_of(code: Any, offset: int) -> int:
     return found
 
 
-#: ``(id(code), offset)`` -> ``(code, line)``. NOTE: keyed by id (hashing a code object hashes
-#: its bytecode and constants); an entry keeps its code object alive, so the id cannot be
-#: reused while it is cached.
-_lines: Dict[Tuple[int, int], Tuple[Any, int]] = {}
-#: ``(id(code), offset)`` -> ``(code, "file:line:function")``, same keys.
-_formatted: Dict[Tuple[int, int], Tuple[Any, str]] = {}
+# NOTE: caches keyed by ``(id(code), offset)`` (hashing a code object hashes its bytecode and
+# constants). ``_codes`` keeps every code object with a cached entry alive, so while an entry
+# exists its id cannot belong to another object: a hit is always the same code.
+_codes: Dict[Tuple[int, int], Any] = {}
+_lines: Dict[Tuple[int, int], int] = {}
+_formatted: Dict[Tuple[int, int], str] = {}
 _CACHE_MAX = 4096
+
+
+def _remember(key: Tuple[int, int], code: Any) -> None:
+    if len(_codes) >= _CACHE_MAX:
+        # NOTE: bounded (code made by exec() at run time would pile up): start over.
+        _lines.clear()
+        _formatted.clear()
+        _codes.clear()
+    _codes[key] = code
 
 
 def _cached_line(code: Any, offset: int) -> int:
     key = (id(code), offset)
-    entry = _lines.get(key)
-    if entry is None or entry[0] is not code:
-        entry = (code, line_of(code, offset))
-        if len(_lines) >= _CACHE_MAX:
-            _lines.clear()  # NOTE: bounded: code made by exec() at run time would pile up
-        _lines[key] = entry
-    return entry[1]
+    line = _lines.get(key)
+    if line is None:
+        line = line_of(code, offset)
+        _remember(key, code)
+        _lines[key] = line
+    return line
 
 
 def to_call_site(site: Optional[FrameFacts]) -> Optional[CallSite]:
@@ -174,18 +182,16 @@ def to_call_site(site: Optional[FrameFacts]) -> Optional[CallSite]:
 
 def format_stack(stack: List[Tuple[Any, int]]) -> List[str]:
     """``file:line:function`` for each ``(code, offset)``, site-packages paths cut short."""
-    out = []
-    cache = _formatted
-    for code, offset in stack:
-        key = (id(code), offset)
-        entry = cache.get(key)
-        if entry is None or entry[0] is not code:
-            from stacktap.model import short_path
+    get = _formatted.get
+    out = [get((id(code), offset)) for code, offset in stack]
+    if None not in out:
+        return out  # type: ignore[return-value]
+    from stacktap.model import short_path
 
-            line = _cached_line(code, offset)
-            entry = (code, "%s:%d:%s" % (short_path(code.co_filename), line, code.co_name))
-            if len(cache) >= _CACHE_MAX:
-                cache.clear()
-            cache[key] = entry
-        out.append(entry[1])
-    return out
+    for index, (code, offset) in enumerate(stack):
+        if out[index] is None:
+            text = "%s:%d:%s" % (short_path(code.co_filename), _cached_line(code, offset), code.co_name)
+            _remember((id(code), offset), code)
+            _formatted[(id(code), offset)] = text
+            out[index] = text
+    return out  # type: ignore[return-value]

@@ -110,24 +110,31 @@ def _is_token_url(url: str) -> bool:
     return path.endswith(KEYSTONE_TOKEN_PATHS)
 
 
-def _header_list(headers: Any) -> Headers:
+def _header_pairs(headers: Any) -> Any:
+    """The (name, value) pairs of a header list, a dict-like or urllib3's HTTPHeaderDict."""
     if headers is None:
-        return []
+        return ()
     if isinstance(headers, list):
-        pairs: Any = headers
-    else:
-        pairs = None
-        container = getattr(headers, "_container", None)
-        if isinstance(container, dict):
-            # NOTE: urllib3's HTTPHeaderDict (1.26 and 2.x) keeps ``lower -> [name, value...]``;
-            # reading it directly is several times cheaper than its ``items()`` generator.
-            try:
-                pairs = [(vals[0], value) for vals in container.values() for value in vals[1:]]
-            except Exception:
-                pairs = None
-        if pairs is None:
-            pairs = headers.items()
-    return [(k, v) if type(k) is str and type(v) is str else (str(k), str(v)) for k, v in pairs]
+        return headers
+    container = getattr(headers, "_container", None)
+    if isinstance(container, dict):
+        # NOTE: urllib3's HTTPHeaderDict (1.26 and 2.x) keeps ``lower -> [name, value...]``;
+        # reading it directly is several times cheaper than its ``items()`` generator.
+        try:
+            return [(entry[0], value) for entry in container.values() for value in entry[1:]]
+        except Exception:
+            pass
+    return list(headers.items())
+
+
+def _read_headers(redactor: Any, headers: Any) -> Tuple[Headers, Dict[str, str]]:
+    """(redacted headers to store, lower-case name -> first raw value to read ids from)."""
+    pairs = _header_pairs(headers)
+    indexed = getattr(redactor, "headers_indexed", None)
+    if indexed is not None:
+        return indexed(pairs)
+    plain = [(str(k), str(v)) for k, v in pairs]
+    return redactor.headers(plain), _first_values(plain)
 
 
 class Enricher(object):
@@ -168,10 +175,9 @@ class Enricher(object):
 
     def from_exchange(self, ex: Exchange, run_id: str) -> Optional[Call]:
         """The redacted, named Call of a client exchange; None when an ignore rule drops it."""
-        request_headers = _header_list(ex.request_headers)
-        response_headers = _header_list(ex.response_headers)
-        request_values = _first_values(request_headers)
-        response_values = _first_values(response_headers)
+        redactor = self.redactor
+        request_headers, request_values = _read_headers(redactor, ex.request_headers)
+        response_headers, response_values = _read_headers(redactor, ex.response_headers)
         request_type = request_values.get("content-type")
         response_type = response_values.get("content-type")
         self._learn_catalog(ex.url, ex.response_body, response_type)
@@ -179,7 +185,6 @@ class Enricher(object):
         if self.ignore is not None and self._ignored(ex.method, ex.url, peer):
             return None
         cap = self._recorder.body_cap
-        redactor = self.redactor
         call = Call(
             run_id=run_id,
             method=ex.method,
@@ -196,11 +201,11 @@ class Enricher(object):
             local_service=self._recorder.service,
             host=self.host,
             path_template=path_template(ex.url),
-            request_headers=redactor.headers(request_headers),
+            request_headers=request_headers,
             request_body=make_body(ex.request_body, request_type, cap, redactor),
             status=ex.status,
             reason=ex.reason,
-            response_headers=redactor.headers(response_headers),
+            response_headers=response_headers,
             response_body=make_body(ex.response_body, response_type, cap, redactor)
             if ex.error_type is None
             else Body(),
@@ -228,10 +233,8 @@ class Enricher(object):
         cap = self._recorder.body_cap
         redactor = self.redactor
         raw_url = call.url
-        request_headers = _header_list(call.request_headers)
-        response_headers = _header_list(call.response_headers)
-        request_values = _first_values(request_headers)
-        response_values = _first_values(response_headers)
+        request_headers, request_values = _read_headers(redactor, call.request_headers)
+        response_headers, response_values = _read_headers(redactor, call.response_headers)
         request_type = request_values.get("content-type")
         response_type = response_values.get("content-type")
         if call.side == CLIENT:
@@ -253,8 +256,8 @@ class Enricher(object):
         call.local_service = call.local_service or self._recorder.service
         call.url = redactor.url(raw_url)
         call.path_template = call.path_template or path_template(raw_url)
-        call.request_headers = redactor.headers(request_headers)
-        call.response_headers = redactor.headers(response_headers)
+        call.request_headers = request_headers
+        call.response_headers = response_headers
         call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
         call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
         call.request_id = call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
