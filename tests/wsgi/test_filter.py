@@ -197,6 +197,20 @@ def test_ignore_rules_drop_matching_requests(recorder: CollectingRecorder) -> No
     assert [c.url for c in recorder.calls] == ["http://127.0.0.1:9292/images"]
 
 
+def test_ignore_paths_match_below_the_mount_point(recorder: CollectingRecorder) -> None:
+    # NOTE: devstack mounts placement at /placement: the README's rule must match there too.
+    app = traced(recorder, ignore="from=nova-compute path=/resource_providers*")
+    mounted = {"SCRIPT_NAME": "/placement"}
+    agent = {"User-Agent": "nova-compute keystoneauth1/5.0"}
+    for path, headers in (("/resource_providers/1", agent), ("/resource_providers", {}), ("/traits", agent)):
+        serve(app, {**make_environ(path, headers=headers), **mounted})
+    serve(app, make_environ("/resource_providers", headers=agent))
+    assert [c.url for c in recorder.calls] == [
+        "http://127.0.0.1:9292/placement/resource_providers",
+        "http://127.0.0.1:9292/placement/traits",
+    ]
+
+
 def test_a_second_stacktap_filter_passes_through(recorder: CollectingRecorder) -> None:
     serve(traced(recorder, traced(recorder)), make_environ("/images"))
     assert len(recorder.calls) == 1
@@ -214,6 +228,7 @@ def test_filter_factory_reads_paste_options(recorder: CollectingRecorder) -> Non
 def test_flask_views_name_the_handler(recorder: CollectingRecorder) -> None:
     import flask
     import flask.views
+
     app = flask.Flask("keystone_like")
 
     class TokensResource(flask.views.MethodView):

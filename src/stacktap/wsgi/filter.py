@@ -201,10 +201,19 @@ class TraceMiddleware(object):
         return exchange
 
     def _ignored(self, environ: Dict[str, Any]) -> bool:
-        path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+        """Whether the ignore rules drop this request.
+
+        ``path`` matches the whole path or, for a service mounted below a prefix (devstack's
+        ``/placement``, ``/compute``: ``SCRIPT_NAME``), the path below it, as the client hook
+        matches the path below the endpoint: one rule serves both sides.
+        """
+        script = environ.get("SCRIPT_NAME", "")
+        below = environ.get("PATH_INFO", "") or "/"
         agent = environ.get("HTTP_USER_AGENT") or ""
         source = agent.split(None, 1)[0].split("/", 1)[0] if agent.strip() else None
-        return self.ignore.matches(environ.get("REQUEST_METHOD", "GET"), path, source, self.service)
+        method = environ.get("REQUEST_METHOD", "GET")
+        paths = (script + below, below) if script.strip("/") else (below,)
+        return any(self.ignore.matches(method, path, source, self.service) for path in paths)
 
     def _note_error(self, exchange: ServerExchange, exc: BaseException) -> None:
         exchange.error = exc

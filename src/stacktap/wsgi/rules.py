@@ -10,8 +10,11 @@ spaces and matches when all its fields match; a call is ignored when any rule ma
 
 Fields:
   ``method``  HTTP method, case-insensitive; ``GET,HEAD`` lists several.
-  ``path``    glob on the URL path (no query); a pattern holding ``{...}`` is compared with
-              the path template instead (``/v2/images/{image_id}``, see stacktap.paths).
+  ``path``    glob on the URL path (no query), or on the path below the service's prefix
+              (``/resource_providers`` of ``/placement/resource_providers``: below the
+              endpoint's path client side, below ``SCRIPT_NAME`` server side); a pattern
+              holding ``{...}`` is compared with the path template instead
+              (``/v2/images/{image_id}``, see stacktap.paths).
   ``from``    the service sending the request, glob, case-insensitive. Client side: the
               process's own service (``STACKTAP_SERVICE``). Server side: the first word of
               the caller's User-Agent (keystoneauth puts the program name there).
