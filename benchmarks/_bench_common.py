@@ -40,12 +40,13 @@ def _read(path: str) -> str:
         return src.read()
 
 
-def traced_env(db: str) -> dict[str, str]:
-    """A new command run in ``db`` and the environment that records into it."""
+def traced_env(db: str, collector: str | None = None) -> dict[str, str]:
+    """A new command run in ``db`` and the environment that records into it (through the
+    collector listening on ``collector``, if given, as under ``stacktap run``)."""
     run = Run(kind="command", label="benchmark")
     with Store(db) as store:
         store.add_run(run)
-    return tracing_env(db, run_id=run.id)
+    return tracing_env(db, run_id=run.id, collector=collector)
 
 
 def plain_env() -> dict[str, str]:
@@ -56,8 +57,12 @@ def plain_env() -> dict[str, str]:
     return env
 
 
-def run_child(code: str, env: dict[str, str], *args: str, python: str = sys.executable) -> str:
-    done = subprocess.run([python, "-c", code, *args], env=env, capture_output=True, text=True, check=False)
+def run_child(
+    code: str, env: dict[str, str], *args: str, python: str = sys.executable, wrapper: list[str] | None = None
+) -> str:
+    """Run ``python -c code args`` (behind ``wrapper``, e.g. ``stacktap run --``); its stdout."""
+    cmd = [*(wrapper or []), python, "-c", code, *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return done.stdout.strip()

@@ -1,8 +1,12 @@
 """Capture overhead, measured side by side in one run.
 
 1. Per-call wall time of plain ``requests.get`` on a 127.0.0.1 keep-alive loop, untraced vs
-   traced (each in its own child process, alternating rounds; best round kept).
-   Target: at most +50 us per call.
+   traced. Target: at most +50 us per call.
+   a. each side in its own process, alternating rounds, best round kept; traced = the loop
+      under ``stacktap run`` (its collector enriches and stores in the wrapper's process);
+   b. one process, recording off/on in alternating blocks, with a collector (as under
+      ``stacktap run``) and without one (the in-process writer of ``stacktap.trace()`` and of
+      service processes).
 2. Start-up of ``openstack --version`` untraced vs traced (target ratio <= 1.10x): the
    child started with the tracing environment, and the whole ``stacktap run`` wrapper.
 
@@ -12,6 +16,7 @@ Usage: ``python benchmarks/bench_capture.py [--calls N] [--rounds R] [--openstac
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import statistics
 import subprocess
@@ -21,7 +26,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import stacktap
 from _bench_common import HERE, local_server, plain_env, run_child, traced_env
+from stacktap.capture.collector import Collector
 
 LOOP = """
 import sys, time, requests
@@ -61,22 +68,35 @@ print(min(best[False]), min(best[True]), diffs[len(diffs) // 2])
 """
 
 
+def _stacktap() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "stacktap")
+
+
 def per_call(url: str, calls: int, rounds: int, db: str) -> tuple[float, float]:
     untraced, traced = [], []
+    wrapper = [_stacktap(), "run", "--db", db, "--"]
     for _ in range(rounds):
         untraced.append(float(run_child(LOOP, plain_env(), url, str(calls))))
-        traced.append(float(run_child(LOOP, traced_env(db), url, str(calls))))
+        traced.append(float(run_child(LOOP, plain_env(), url, str(calls), wrapper=wrapper)))
     return min(untraced), min(traced)
 
 
-def per_call_alternating(url: str, calls: int, rounds: int, db: str) -> tuple[float, float, float]:
+def per_call_alternating(
+    url: str, calls: int, rounds: int, db: str, collector: bool
+) -> tuple[float, float, float]:
     """(best untraced, best traced, median of the paired differences) in us per call.
 
     NOTE: the paired differences (each traced block minus the untraced block just before it)
     follow the machine's speed as it drifts; on a shared VM it can swing 2x within seconds,
     which moves the two minima apart by more than the cost being measured.
     """
-    off, on, diff = run_child(ALTERNATING, traced_env(db), url, str(calls // 4), str(rounds * 4)).split()
+    args = (url, str(calls // 4), str(rounds * 4))
+    if collector:
+        with Collector(db) as running:
+            output = run_child(ALTERNATING, traced_env(db, collector=running.address), *args)
+    else:
+        output = run_child(ALTERNATING, traced_env(db), *args)
+    off, on, diff = output.split()
     return float(off), float(on), float(diff)
 
 
@@ -112,17 +132,26 @@ def main() -> None:
     parser.add_argument("--startup-runs", type=int, default=7)
     parser.add_argument("--openstack", default=_default_openstack())
     args = parser.parse_args()
+    # NOTE: as pip does for an installed package: an editable install under
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise compile stacktap's modules at every start.
+    compileall.compile_dir(os.path.dirname(stacktap.__file__), quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.db")
         with local_server() as base:
             plain, traced = per_call(base + "/json", args.calls, args.rounds, db)
-            alternating = per_call_alternating(base + "/json", args.calls, args.rounds, db)
-        alt_plain, alt_traced, alt_diff = alternating
+            with_collector = per_call_alternating(base + "/json", args.calls, args.rounds, db, True)
+            in_process = per_call_alternating(base + "/json", args.calls, args.rounds, db, False)
         print(f"per call, requests on 127.0.0.1 keep-alive, separate processes (best of {args.rounds}):")
+        print("  traced = under `stacktap run` (collector in the wrapper)")
         print(_line(plain, traced))
-        print("per call, one process, recording off/on in alternating blocks (writer flush included):")
-        print(_line(alt_plain, alt_traced))
-        print(f"  median of paired block differences: added {alt_diff:+.1f} us")
+        print("per call, one process, recording off/on in alternating blocks (flush included):")
+        for title, (alt_plain, alt_traced, alt_diff) in (
+            ("with a collector, as under `stacktap run`", with_collector),
+            ("in-process writer, as in `stacktap.trace()` and services", in_process),
+        ):
+            print(f"  {title}:")
+            print(_line(alt_plain, alt_traced))
+            print(f"    median of paired block differences: added {alt_diff:+.1f} us")
         if not os.path.exists(args.openstack):
             print(f"start-up: skipped (no {args.openstack})")
             return
@@ -132,8 +161,7 @@ def main() -> None:
         startup(cmd, traced_env(db), 2)
         base_t = startup(cmd, plain_env(), args.startup_runs)
         child_t = startup(cmd, traced_env(db), args.startup_runs)
-        stacktap = os.path.join(os.path.dirname(sys.executable), "stacktap")
-        wrapper = [stacktap, "run", "--db", db, "--", *cmd]
+        wrapper = [_stacktap(), "run", "--db", db, "--", *cmd]
         wrapper_t = startup(wrapper, plain_env(), args.startup_runs)
         print(f"start-up of `openstack --version` (median of {args.startup_runs}):")
         print(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -207,3 +209,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
+
+
+def py38_venv() -> str | None:
+    """A Python 3.8 venv with requests (built once, kept in the temp dir)."""
+    if not os.path.exists(PY38):
+        return None
+    venv = Path(tempfile.gettempdir()) / "stacktap-py38-requests"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([PY38, "-m", "venv", str(venv)], check=True)
+        done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "requests"], capture_output=True)
+        if done.returncode != 0:
+            return None
+    return str(python)

@@ -5,15 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-from capture_helpers import LocalServer, new_run, run_traced, stored_calls
+from capture_helpers import LocalServer, new_run, py38_venv, run_traced, stored_calls
 
 from stacktap.capture.env import tracing_env
 
-PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 PY312 = "/root/.pyenv/versions/3.12.1/bin/python"
 
 
@@ -65,22 +63,8 @@ def test_only_stacktap_is_importable_from_its_install(tmp_path: Path) -> None:
     assert proc.stdout.strip() == f"{stacktap.__file__} None", proc.stderr
 
 
-def _py38_venv() -> str | None:
-    """A Python 3.8 venv with requests (built once, kept in the temp dir)."""
-    if not os.path.exists(PY38):
-        return None
-    venv = Path(tempfile.gettempdir()) / "stacktap-py38-requests"
-    python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([PY38, "-m", "venv", str(venv)], check=True)
-        done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "requests"], capture_output=True)
-        if done.returncode != 0:
-            return None
-    return str(python)
-
-
 def test_python38_child_is_traced(tmp_path: Path, server: LocalServer) -> None:
-    python = _py38_venv()
+    python = py38_venv()
     if python is None:
         pytest.skip("no Python 3.8 venv with requests")
     db = tmp_path / "st.db"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktap.cli.run import parse_size
+from stacktap.cli.run import _say, parse_fast, parse_size
 from stacktap.store import Store
 
 
@@ -137,3 +137,102 @@ def test_body_cap_reaches_the_child(tmp_path: Path) -> None:
 )
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
+
+
+# -- start-up: the usual command lines run without click ------------------------------
+
+USUAL = [
+    ["--db", "x.db", "--", "openstack", "server", "list"],
+    ["--db=x.db", "openstack", "--os-cloud", "c", "server", "list"],
+    ["--label", "a b", "--no-propagate", "--body-cap", "2M", "--", "sh", "-c", "exit 3"],
+    ["--body-cap=512k", "--label=x", "--", "-weird", "--db", "y"],
+    ["cmd", "--", "--label", "x"],
+    ["--", "--"],
+]
+UNUSUAL = [
+    [],
+    ["--"],
+    ["--db", "x.db"],
+    ["--help"],
+    ["-h", "cmd"],
+    ["--no-propagate", "--no-propagate", "cmd"],
+    ["--label", "a", "--label", "b", "cmd"],
+    ["--label", "--", "cmd"],
+    ["--label=", "cmd"],
+    ["--db", "", "cmd"],
+    ["--no-propagate=1", "cmd"],
+    ["--bogus", "cmd"],
+    ["--lab", "x", "cmd"],
+    ["-", "cmd"],
+]
+
+
+def _click_params(args: list[str]) -> dict[str, object]:
+    from stacktap.cli.run import _click_command
+
+    return dict(_click_command().make_context("run", list(args)).params)
+
+
+@pytest.mark.parametrize("args", USUAL)
+def test_usual_command_lines_parse_as_click_parses_them(
+    args: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STACKTAP_DB", raising=False)
+    assert parse_fast(args) == _click_params(args)
+
+
+@pytest.mark.parametrize("args", UNUSUAL)
+def test_anything_else_is_left_to_click(args: list[str]) -> None:
+    assert parse_fast(args) is None
+
+
+def test_run_does_not_load_click_or_what_it_does_not_need(tmp_path: Path) -> None:
+    """``stacktap run`` starts in front of the traced command: only what the run needs loads."""
+    probe = (
+        "import sys\n"
+        f"sys.argv = ['stacktap', 'run', '--db', {str(tmp_path / 'st.db')!r}, '--', 'true']\n"
+        "from stacktap.cli.main import main\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "heavy = ('click', 'platformdirs', 'secrets', 'stacktap.redact', 'stacktap.catalog',"
+        " 'stacktap.render', 'stacktap.cli.options',"
+        " 'stacktap.capture.recorder', 'stacktap.capture.enrich')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_store_from_the_environment(tmp_path: Path) -> None:
+    db = tmp_path / "env.db"
+    env = {**os.environ, "STACKTAP_DB": str(db)}
+    traced = subprocess.run([*STACKTAP_CLI, "run", "true"], capture_output=True, text=True, env=env)
+    assert traced.returncode == 0, traced.stderr
+    with Store(str(db)) as store:
+        [run] = store.runs()
+    assert run.argv == ["true"] and run.exit_code == 0
+
+
+def test_secret_options_are_marked_in_the_stored_argv(tmp_path: Path) -> None:
+    traced = stacktap_run(tmp_path / "st.db", "sh", "-c", "exit 0", "x", "--os-password", "hunter2")
+    assert traced.returncode == 0, traced.stderr
+    with Store(str(tmp_path / "st.db")) as store:
+        [run] = store.runs()
+    assert run.argv[:4] == ["sh", "-c", "exit 0", "x"] and run.argv[4] == "--os-password"
+    assert run.argv[5].startswith("{SHA256}") and "hunter2" not in str(run.argv)
+
+
+def test_unusual_command_lines_still_run_through_click(tmp_path: Path) -> None:
+    db = tmp_path / "st.db"
+    twice = ["--no-propagate", "--no-propagate"]  # click's parser takes the last one
+    cmd = ["sh", "-c", "exit 5"]
+    argv = [*STACKTAP_CLI, "run", "--db", str(db), *twice, "--", *cmd]
+    traced = subprocess.run(argv, capture_output=True, text=True)
+    assert traced.returncode == 5
+    assert traced.stderr.startswith("stacktap: nothing traced in run ")
+    usage = subprocess.run([*STACKTAP_CLI, "run", "--db", str(db)], capture_output=True, text=True)
+    assert usage.returncode == 2 and "Missing argument '-- CMD [ARGS]...'" in usage.stderr
+
+
+def test_messages_lose_terminal_escapes_off_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    _say("stacktap: command not found: \033[31mred")
+    assert capsys.readouterr().err == "stacktap: command not found: red\n"

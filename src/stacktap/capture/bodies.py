@@ -15,6 +15,7 @@ import re
 from typing import Any, Optional
 
 from stacktap.capture.body_capture import BodyCapture
+from stacktap.capture.wire import ReceivedBody
 from stacktap.model import (
     BODY_BINARY,
     BODY_NONE,
@@ -49,10 +50,11 @@ def _looks_textual(content_type: Optional[str], data: bytes) -> bool:
 
 
 def make_body(raw: Any, content_type: Optional[str], cap: int, redactor: Any) -> Body:
-    """The ``Body`` to store for ``raw``: None, bytes/str (the whole body) or a BodyCapture."""
+    """The ``Body`` to store for ``raw``: None, bytes/str (the whole body), a BodyCapture or
+    a body received from a traced process."""
     if raw is None:
         return Body(kind=BODY_NONE, content_type=content_type)
-    if isinstance(raw, BodyCapture):
+    if isinstance(raw, (BodyCapture, ReceivedBody)):
         data, size, complete, streamed = raw.data, raw.size, raw.complete, raw.streamed
         sha = raw.sha256()
     else:

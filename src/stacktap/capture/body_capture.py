@@ -15,12 +15,13 @@ from typing import Any, List, Optional
 class BodyCapture(object):
     """Accumulates the bytes of one body; ``complete`` once its end was seen."""
 
-    __slots__ = ("_cap", "_chunks", "_hasher", "_kept", "complete", "size", "streamed")
+    __slots__ = ("_cap", "_chunks", "_hasher", "complete", "size", "streamed")
 
     def __init__(self, cap: int, streamed: bool = False) -> None:
         self._cap = cap
+        #: Every chunk while ``size <= cap``; then one: the first ``cap`` bytes.
         self._chunks: List[bytes] = []
-        self._kept = 0
+        #: Set once past the cap: hashes everything seen.
         self._hasher: Optional[Any] = None
         self.size = 0
         self.complete = False
@@ -30,26 +31,18 @@ class BodyCapture(object):
         """Account for one chunk (bytes, bytearray, memoryview or str) that went by."""
         if not chunk:
             return
-        if isinstance(chunk, str):
-            chunk = chunk.encode("utf-8", "surrogateescape")
-        elif not isinstance(chunk, bytes):
-            chunk = bytes(chunk)
-        self.size += len(chunk)
+        if type(chunk) is not bytes:
+            chunk = chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else bytes(chunk)
+        size = self.size = self.size + len(chunk)
         if self._hasher is not None:
             self._hasher.update(chunk)
-            room = self._cap - self._kept
-            if room > 0:
-                self._chunks.append(chunk[:room])
-                self._kept += min(room, len(chunk))
-            return
-        self._chunks.append(chunk)
-        self._kept += len(chunk)
-        if self._kept > self._cap:
-            # NOTE: past the cap: hash what we have, keep only the first ``cap`` bytes.
-            data = b"".join(self._chunks)
-            self._hasher = hashlib.sha256(data)
-            self._chunks = [data[: self._cap]]
-            self._kept = self._cap
+        else:
+            self._chunks.append(chunk)
+            if size > self._cap:
+                # NOTE: past the cap: hash what we have, keep only the first ``cap`` bytes.
+                data = b"".join(self._chunks)
+                self._hasher = hashlib.sha256(data)
+                self._chunks = [data[: self._cap]]
 
     @property
     def data(self) -> bytes:

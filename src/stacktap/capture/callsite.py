@@ -41,6 +41,7 @@ PLUMBING_MODULES = frozenset(
 )
 #: Frames kept above the call site (its callers), innermost first.
 STACK_DEPTH = 12
+_STACK_RANGE = range(STACK_DEPTH)
 
 #: (code, instruction offset, module, class-or-None): the call site as the hot path saw it.
 FrameFacts = Tuple[Any, int, Optional[str], Optional[str]]
@@ -63,12 +64,8 @@ def _verdict(module: Optional[str]) -> int:
 
 def _class_of(frame: Any) -> Optional[str]:
     code = frame.f_code
-    qualname = getattr(code, "co_qualname", None)  # Python 3.11+
-    if qualname is not None:
-        parts = qualname.rsplit(".", 1)
-        if len(parts) == 2 and "<locals>" not in parts[0].rsplit(".", 1)[-1]:
-            return parts[0]
-        return None
+    if _QUALNAMES:
+        return _class_of_code(code)
     if not code.co_varnames or code.co_argcount == 0:
         return None
     first = frame.f_locals.get(code.co_varnames[0])
@@ -83,43 +80,80 @@ def _class_of(frame: Any) -> Optional[str]:
     return klass.__name__
 
 
+#: Python 3.11+: code objects know their qualified name (``Class.method``).
+_QUALNAMES = hasattr(_class_of.__code__, "co_qualname")
+
+# NOTE: id(code) -> (code, class): on 3.11+ the class is a function of the code object alone,
+# and the same few call sites come back on every call. The entry keeps its code object alive,
+# so its id cannot be reused by another code object while the entry exists. Bounded (code made
+# by exec() at run time would pile up): cleared when full.
+_site_classes: Dict[int, Tuple[Any, Optional[str]]] = {}
+_SITE_CLASSES_MAX = 1024
+
+
+def _class_of_code(code: Any) -> Optional[str]:
+    entry = _site_classes.get(id(code))
+    if entry is not None and entry[0] is code:
+        return entry[1]
+    parts = code.co_qualname.rsplit(".", 1)
+    cls = parts[0] if len(parts) == 2 and "<locals>" not in parts[0].rsplit(".", 1)[-1] else None
+    if len(_site_classes) >= _SITE_CLASSES_MAX:
+        _site_classes.clear()
+    _site_classes[id(code)] = (code, cls)
+    return cls
+
+
 def capture_frames(skip: int = 2) -> Tuple[Optional[FrameFacts], List[Tuple[Any, int]]]:
     """(call site, callers above it as ``(code, offset)``) for the current call stack.
 
-    When every frame is plumbing (a call made by a library's own thread), the outermost
-    non-stdlib-HTTP frame is used: better a library line than nothing.
+    When every frame is plumbing (a call made by a library's own thread), the innermost
+    frame outside the HTTP stack itself is used: better a library line than nothing.
 
     NOTE: ``f_lasti`` (an int the frame holds) instead of ``f_lineno``, which decodes the
     code's line table on every read (microseconds on a long function, for each of ~13
     frames); :func:`line_of` maps it to the line later, in the writer thread.
     """
-    frame: Any = sys._getframe(skip)
-    fallback = None
+    start: Any = sys._getframe(skip)
+    frame = start
     verdicts = _verdicts
+    get = verdicts.get
     while frame is not None:
-        module = frame.f_globals.get("__name__")
-        verdict = verdicts.get(module)
-        if verdict is None:
-            verdict = _verdict(module)
-        if not verdict:
-            break
-        if fallback is None and verdict == 1:
-            fallback = frame
+        # NOTE: the hot loop (~10 plumbing frames a call): one lookup per frame whose
+        # module is known plumbing; only the call site (or a new module) gets here.
+        if not get(frame.f_globals.get("__name__")):
+            module = frame.f_globals.get("__name__")
+            verdict = get(module)
+            if verdict is None:
+                verdict = _verdict(module)
+            if not verdict:
+                break
         frame = frame.f_back
-    if frame is None:
-        frame = fallback
-    if frame is None:
-        return None, []
-    site: FrameFacts = (frame.f_code, frame.f_lasti, frame.f_globals.get("__name__"), _class_of(frame))
+    else:
+        frame = _fallback_site(start)
+        if frame is None:
+            return None, []
+        module = frame.f_globals.get("__name__")
+    code = frame.f_code
+    site: FrameFacts = (code, frame.f_lasti, module, _class_of_code(code) if _QUALNAMES else _class_of(frame))
     # NOTE: code objects hold no locals: keeping them until the writer runs is harmless.
     stack: List[Tuple[Any, int]] = []
-    caller = frame.f_back
-    depth = STACK_DEPTH
-    while caller is not None and depth:
-        stack.append((caller.f_code, caller.f_lasti))
-        caller = caller.f_back
-        depth -= 1
+    append = stack.append
+    for _ in _STACK_RANGE:
+        frame = frame.f_back
+        if frame is None:
+            break
+        append((frame.f_code, frame.f_lasti))
     return site, stack
+
+
+def _fallback_site(frame: Any) -> Any:
+    """The first frame from ``frame`` outwards of a library outside the HTTP stack (all
+    plumbing: verdict 1), or None."""
+    while frame is not None:
+        if _verdicts.get(frame.f_globals.get("__name__")) == 1:
+            return frame
+        frame = frame.f_back
+    return None
 
 
 def line_of(code: Any, offset: int) -> int:
@@ -195,3 +229,12 @@ def format_stack(stack: List[Tuple[Any, int]]) -> List[str]:
             _formatted[(id(code), offset)] = text
             out[index] = text
     return out  # type: ignore[return-value]
+
+
+def resolve_site(site: Optional[FrameFacts]) -> Optional[Tuple[str, int, str, Optional[str], Optional[str]]]:
+    """``(file, line, function, module, class)`` of a call site: the plain values of
+    :func:`to_call_site`, for a site that leaves this process (``stacktap.capture.wire``)."""
+    if site is None:
+        return None
+    code, offset, module, cls = site
+    return (code.co_filename, _cached_line(code, offset), code.co_name, module, cls)

@@ -9,7 +9,7 @@ NOTE: standard library only, Python 3.8+.
 from __future__ import annotations
 
 import contextvars
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 
 class SpanContext(NamedTuple):
@@ -22,9 +22,10 @@ _current: contextvars.ContextVar[Optional[SpanContext]] = contextvars.ContextVar
 )
 
 
-def current_span() -> Optional[SpanContext]:
-    """The span being served right now in this thread/task, if any."""
-    return _current.get()
+#: ``current_span()``: the span being served right now in this thread/task, if any.
+#: NOTE: the ContextVar's own ``get`` (a C call), not a function around it: the client hooks
+#: call it for every outbound call.
+current_span: Callable[[], Optional[SpanContext]] = _current.get
 
 
 def set_current_span(trace_id: str, span_id: str) -> contextvars.Token:

@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 from stacktap.capture.argv_redact import redact_argv
@@ -22,8 +22,9 @@ from stacktap.capture.bodies import make_body
 from stacktap.capture.body_capture import BodyCapture
 from stacktap.capture.callsite import format_stack, to_call_site
 from stacktap.capture.warn import warn_once
+from stacktap.capture.wire import ReceivedBody, ReceivedExchange, header_pairs
 from stacktap.catalog import KEYSTONE_TOKEN_PATHS, ServiceMap, parse_catalog, unknown_peer_label
-from stacktap.model import BODY_REDACTED, CLIENT, Body, Call, CatalogEntry, Peer, Run
+from stacktap.model import BODY_REDACTED, CLIENT, Body, Call, CallSite, CatalogEntry, Peer, Run
 from stacktap.paths import path_template
 
 if TYPE_CHECKING:
@@ -110,26 +111,9 @@ def _is_token_url(url: str) -> bool:
     return path.endswith(KEYSTONE_TOKEN_PATHS)
 
 
-def _header_pairs(headers: Any) -> Any:
-    """The (name, value) pairs of a header list, a dict-like or urllib3's HTTPHeaderDict."""
-    if headers is None:
-        return ()
-    if isinstance(headers, list):
-        return headers
-    container = getattr(headers, "_container", None)
-    if isinstance(container, dict):
-        # NOTE: urllib3's HTTPHeaderDict (1.26 and 2.x) keeps ``lower -> [name, value...]``;
-        # reading it directly is several times cheaper than its ``items()`` generator.
-        try:
-            return [(entry[0], value) for entry in container.values() for value in entry[1:]]
-        except Exception:
-            pass
-    return list(headers.items())
-
-
 def _read_headers(redactor: Any, headers: Any) -> Tuple[Headers, Dict[str, str]]:
     """(redacted headers to store, lower-case name -> first raw value to read ids from)."""
-    pairs = _header_pairs(headers)
+    pairs = header_pairs(headers)
     indexed = getattr(redactor, "headers_indexed", None)
     if indexed is not None:
         return indexed(pairs)
@@ -137,18 +121,31 @@ def _read_headers(redactor: Any, headers: Any) -> Tuple[Headers, Dict[str, str]]
     return redactor.headers(plain), _first_values(plain)
 
 
-class Enricher(object):
-    """Per-process writer state: the redactor, the service map, this process's identity."""
+class ProcessIdentity(NamedTuple):
+    """The traced process whose calls an enricher works on, when it is not this one."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    pid: int
+    argv: List[str]
+
+
+def _site_and_stack(ex: Any) -> Tuple[Optional[CallSite], List[str]]:
+    if isinstance(ex, ReceivedExchange):
+        return ex.call_site, ex.stack  # NOTE: resolved by the traced process (stacktap.capture.wire)
+    return to_call_site(ex.site), format_stack(ex.stack)
+
+
+class Enricher(object):
+    """Per-process writer state: the redactor, the service map, the traced process's identity."""
+
+    def __init__(self, recorder: Recorder, process: Optional[ProcessIdentity] = None) -> None:
         self._recorder = recorder
         self.redactor = _load_redactor()
         self.services = ServiceMap()
         self._catalog_seen: set = set()
         self._new_entries: List[CatalogEntry] = []
-        self.pid = os.getpid()
+        self.pid = process.pid if process is not None else os.getpid()
         self.host = socket.gethostname()
-        argv = list(getattr(sys, "argv", None) or [])
+        argv = process.argv if process is not None else list(getattr(sys, "argv", None) or [])
         self.argv = redact_argv(argv, self.redactor.mark)
         self.process_name = os.path.basename(argv[0]) if argv and argv[0] else "python"
         self._services_used = False
@@ -173,8 +170,9 @@ class Enricher(object):
 
     # -- client exchanges from the hooks -------------------------------------------------
 
-    def from_exchange(self, ex: Exchange, run_id: str) -> Optional[Call]:
-        """The redacted, named Call of a client exchange; None when an ignore rule drops it."""
+    def from_exchange(self, ex: Exchange | ReceivedExchange, run_id: str) -> Optional[Call]:
+        """The redacted, named Call of a client exchange (from the hooks, or received by the
+        collector); None when an ignore rule drops it."""
         redactor = self.redactor
         request_headers, request_values = _read_headers(redactor, ex.request_headers)
         response_headers, response_values = _read_headers(redactor, ex.response_headers)
@@ -185,6 +183,7 @@ class Enricher(object):
         if self.ignore is not None and self._ignored(ex.method, ex.url, peer):
             return None
         cap = self._recorder.body_cap
+        call_site, stack = _site_and_stack(ex)
         call = Call(
             run_id=run_id,
             method=ex.method,
@@ -213,8 +212,8 @@ class Enricher(object):
             duration=ex.duration,
             request_id=_first_header(response_values, _REQUEST_ID_HEADERS),
             global_request_id=_first_header(request_values, _GLOBAL_ID_HEADERS),
-            call_site=to_call_site(ex.site),
-            stack=format_stack(ex.stack),
+            call_site=call_site,
+            stack=stack,
             error_type=ex.error_type,
             error_message=self._message(ex.error_message),
         )
@@ -289,7 +288,7 @@ class Enricher(object):
         self._services_used = True
         if raw is None or "json" not in (content_type or "json").lower():
             return
-        if isinstance(raw, BodyCapture):
+        if isinstance(raw, (BodyCapture, ReceivedBody)):
             if not raw.complete or raw.truncated:
                 return
             raw = raw.data

@@ -19,6 +19,8 @@ TRACE_ID_VAR = "STACKTAP_TRACE_ID"
 SERVICE_VAR = "STACKTAP_SERVICE"
 PROPAGATE_VAR = "STACKTAP_PROPAGATE"
 BODY_CAP_VAR = "STACKTAP_BODY_CAP"
+#: The Unix socket of ``stacktap run``'s collector (``stacktap.capture.collector``).
+COLLECTOR_VAR = "STACKTAP_COLLECTOR"
 #: The directory of the ``stacktap`` package itself: the bootstrap makes only it importable.
 HOME_VAR = "STACKTAP_HOME"
 
@@ -48,12 +50,14 @@ def tracing_env(
     service: Optional[str] = None,
     propagate: bool = True,
     base: Optional[Mapping[str, str]] = None,
+    collector: Optional[str] = None,
 ) -> Dict[str, str]:
     """The full environment for a child process that records its HTTP calls into ``db``.
 
     With ``run_id`` the child's calls join that run (and one trace id shared by every
     process of the run); without it (a service) each process creates its own run of kind
-    ``server`` on its first call. ``base`` defaults to ``os.environ``.
+    ``server`` on its first call. ``base`` defaults to ``os.environ``. ``collector`` is the
+    socket of the collector that takes the run's client calls (``stacktap run``).
     """
     env = dict(os.environ if base is None else base)
     env["PYTHONPATH"] = _prepend_path(env.get("PYTHONPATH"), bootstrap_dir())
@@ -72,6 +76,10 @@ def tracing_env(
         env[SERVICE_VAR] = service
     else:
         env.pop(SERVICE_VAR, None)
+    if collector and run_id:
+        env[COLLECTOR_VAR] = collector
+    else:
+        env.pop(COLLECTOR_VAR, None)
     return env
 
 

@@ -7,6 +7,11 @@ catalogs, names peers, drops calls matching ``$STACKTAP_IGNORE`` (``stacktap.cap
 and stores each batch in one short transaction. Live exporters see every batch through
 ``add_sink()``, stored or not.
 
+Under ``stacktap run`` (``$STACKTAP_COLLECTOR`` set) the writer hands the client exchanges
+of the run to the collector instead (``stacktap.capture.relay``): the redaction, encoding
+and storing then happen in ``stacktap run``'s process, not on the program's GIL. Whatever
+the collector cannot take is stored here, as without it.
+
 A store that cannot be opened or written costs one warning on stderr; the program goes on.
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
@@ -19,14 +24,16 @@ import contextlib
 import os
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from stacktap.capture import env as env_vars
 from stacktap.capture.warn import warn_once
 
 if TYPE_CHECKING:
-    from stacktap.capture.enrich import Enricher
+    from stacktap.capture.enrich import Enricher, ProcessIdentity
     from stacktap.capture.exchange import Exchange
+    from stacktap.capture.relay import Relay
+    from stacktap.capture.wire import ReceivedExchange
     from stacktap.model import Call, Run
     from stacktap.store import Store
 
@@ -58,8 +65,14 @@ class Recorder(object):
     _enricher: Optional[Enricher]
     _unstored_run: Optional[Run]
 
-    def __init__(self) -> None:
-        environ = os.environ
+    def __init__(
+        self, environ: Optional[Mapping[str, str]] = None, process: Optional[ProcessIdentity] = None
+    ) -> None:
+        """Settings from ``environ`` (default ``os.environ``); ``process`` names the process
+        whose calls these are when it is not this one (the collector's recorders)."""
+        if environ is None:
+            environ = os.environ
+        self._identity = process
         self.db: Optional[str] = environ.get(env_vars.DB_VAR) or None
         self.run_id: Optional[str] = environ.get(env_vars.RUN_ID_VAR) or None
         self.trace_id: Optional[str] = environ.get(env_vars.TRACE_ID_VAR) or None
@@ -69,7 +82,11 @@ class Recorder(object):
         #: The hooks record only while enabled (``stacktap.trace()`` turns it on and off).
         self.enabled: bool = bool(self.db)
         self._lazy_run = self.run_id is None
+        #: The collector's socket, for the calls of the run it collects (db and run as started).
+        self._collector = environ.get(env_vars.COLLECTOR_VAR) or None
+        self._collector_run = (self.db, self.run_id)
         self._sinks: List[Callable[[List[Call]], None]] = []
+        self._stopping = False
         self._pending: Dict[int, Any] = {}
         self._reset_process_state()
         atexit.register(self._at_exit)
@@ -122,7 +139,7 @@ class Recorder(object):
         except Exception as exc:
             warn_once("cannot record a call: %s: %s" % (type(exc).__name__, exc))
 
-    def submit_exchange(self, exchange: Exchange) -> None:
+    def submit_exchange(self, exchange: Exchange | ReceivedExchange) -> None:
         """Record a client exchange from the hooks. Never raises."""
         try:
             self._pending.pop(id(exchange), None)
@@ -156,6 +173,7 @@ class Recorder(object):
         self._enricher = None
         self._pending = {}
         self._unstored_run = None
+        self._relay: Optional[Relay] = None
 
     def _after_fork_in_child(self) -> None:
         if self._store is not None:
@@ -178,9 +196,11 @@ class Recorder(object):
             self._thread = thread
 
     def _writer_loop(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.wait(WRITE_INTERVAL)
             self._wake.clear()
+            if self._relay is not None:
+                self._relay.poll()
             while True:
                 items: List[tuple] = []
                 while len(items) < BATCH_SIZE:
@@ -217,8 +237,15 @@ class Recorder(object):
             event.set()
 
     def _write(self, records: List[tuple]) -> None:
-        store = None if self._store_broken else self._open_store()
         sinks = list(self._sinks)
+        relay = self._get_relay() if not sinks else None
+        if relay is not None:
+            exchanges = [record[1] for record in records if record[0] == _EXCHANGE]
+            if exchanges and relay.send((self.run_id or "", self.service, self.body_cap), exchanges):
+                records = [record for record in records if record[0] != _EXCHANGE]
+                if not records:
+                    return
+        store = None if self._store_broken else self._open_store()
         if store is None and not sinks:
             return  # NOTE: nowhere to put them: skip the enrichment too
         enricher = self._get_enricher()
@@ -259,11 +286,26 @@ class Recorder(object):
             except Exception as exc:
                 warn_once("a live exporter failed: %s: %s" % (type(exc).__name__, exc))
 
+    def _get_relay(self) -> Optional[Relay]:
+        """The line to the collector, for the run it collects; None: store here.
+
+        NOTE: not with live export (sinks want the enriched calls here), nor once
+        ``stacktap.trace()`` switched this process to another run or store.
+        """
+        if self._collector is None or (self.db, self.run_id) != self._collector_run:
+            return None
+        relay = self._relay
+        if relay is None:
+            from stacktap.capture.relay import Relay
+
+            relay = self._relay = Relay(self._collector)
+        return None if relay.closed else relay
+
     def _get_enricher(self) -> Enricher:
         if self._enricher is None:
             from stacktap.capture.enrich import Enricher
 
-            self._enricher = Enricher(self)
+            self._enricher = Enricher(self, self._identity)
         return self._enricher
 
     def _open_store(self) -> Optional[Store]:
@@ -319,6 +361,21 @@ class Recorder(object):
             with contextlib.suppress(Exception):
                 on_exit()
         self._pending.clear()
+
+    def close(self, timeout: Optional[float] = EXIT_FLUSH_TIMEOUT) -> None:
+        """Store what is queued, stop the writer, close the store: for recorders that come
+        and go (the collector's, one per traced process), not for this process's own."""
+        self.flush(timeout)
+        self._stopping = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        atexit.unregister(self._at_exit)
+        store, self._store = self._store, None
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.close()
 
     def _at_exit(self) -> None:
         if self._pid != os.getpid():

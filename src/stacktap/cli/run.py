@@ -5,29 +5,42 @@ environment (``stacktap.capture.env``), so it and every Python process it starts
 their calls. Its exit code is ours (128+N when a signal N killed it). SIGTERM and SIGHUP
 are passed on; Ctrl-C reaches it from the terminal directly (same process group), so
 stacktap itself ignores SIGINT/SIGQUIT while the child runs.
+
+NOTE: start-up cost. ``stacktap run`` starts in front of the traced command, so this module
+imports neither click nor anything the run does not need before the command starts (the
+redaction rules, the catalog code and ``platformdirs`` are loaded only when used).
+``stacktap.cli.main`` hands it the usual command lines before it loads click
+(:func:`main_fast`); click parses only the rest (``--help``, mistakes, unusual spellings)
+through the click command ``run``, built on first use (:func:`__getattr__`). Both end in
+:func:`execute`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
+import gc
 import getpass
 import os
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
-
-import click
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from stacktap.capture.argv_redact import redact_argv
 from stacktap.capture.env import BODY_CAP_VAR, tracing_env
-from stacktap.cli.options import db_option, fail
 from stacktap.model import Run
-from stacktap.redact import mark
-from stacktap.store import Store, StoreError, default_db_path, load_trace
+from stacktap.store import Store, StoreError, count_calls_and_services, default_db_path
+
+if TYPE_CHECKING:
+    import click
+
+    from stacktap.capture.collector import Collector
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 _UNITS = {"": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
@@ -43,6 +56,21 @@ def parse_size(text: str) -> int:
     return int(digits) * _UNITS[unit]
 
 
+#: click.echo's pattern: it strips these from what it prints anywhere but on a terminal.
+_ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
+
+
+def _say(message: str) -> None:
+    """Print one line on stderr the way ``click.echo(message, err=True)`` does."""
+    stream = sys.stderr
+    if stream is None:  # started with stderr closed
+        return
+    if "\033" in message and not stream.isatty():
+        message = re.sub(_ANSI, "", message)
+    stream.write(message + "\n")
+    stream.flush()
+
+
 def _user() -> str | None:
     try:
         return getpass.getuser()
@@ -50,14 +78,24 @@ def _user() -> str | None:
         return None
 
 
+def _mark(value: str) -> str:
+    # NOTE: stacktap.redact compiles its rules on import (~10 ms); most command lines
+    # have no secret option, so it is imported only for one that has.
+    from stacktap.redact import mark
+
+    return mark(value)
+
+
 def _start_run(db: str, argv: Sequence[str], label: str | None) -> Run | None:
     """Create the run before the command starts; None (and one warning) if the store fails."""
     run = Run(
         kind="command",
         label=label,
-        argv=redact_argv(list(argv), mark),
+        argv=redact_argv(list(argv), _mark),
         cwd=os.getcwd(),
-        host=socket.gethostname(),
+        # NOTE: what socket.gethostname() returns on POSIX (it is uname's nodename there)
+        # without importing socket (~2 ms).
+        host=os.uname().nodename,
         user=_user(),
         started=time.time(),
     )
@@ -65,9 +103,20 @@ def _start_run(db: str, argv: Sequence[str], label: str | None) -> Run | None:
         with Store(db) as store:
             store.add_run(run)
     except StoreError as exc:
-        click.echo(f"stacktap: warning: not recording: {exc}", err=True)
+        _say(f"stacktap: warning: not recording: {exc}")
         return None
     return run
+
+
+def _start_collector(db: str) -> Collector | None:
+    """The collector that stores the run's client calls off the traced processes' threads;
+    None (each process then stores its own, slower but complete) where it cannot listen."""
+    try:
+        from stacktap.capture.collector import Collector
+
+        return Collector(db)
+    except (OSError, AttributeError):  # NOTE: AttributeError: no AF_UNIX on this platform
+        return None
 
 
 def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
@@ -76,10 +125,10 @@ def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
     try:
         child = subprocess.Popen(list(cmd), env=env)
     except FileNotFoundError:
-        click.echo(f"stacktap: command not found: {cmd[0]}", err=True)
+        _say(f"stacktap: command not found: {cmd[0]}")
         return 127, False
     except PermissionError:
-        click.echo(f"stacktap: permission denied: {cmd[0]}", err=True)
+        _say(f"stacktap: permission denied: {cmd[0]}")
         return 126, False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
@@ -106,62 +155,176 @@ def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
 
 
 def _summary(db: str, run: Run, exit_code: int) -> str:
+    """Finish the run; the line that says what it recorded."""
     with Store(db) as store:
         store.finish_run(run.id, exit_code)
-        trace = load_trace(store, run.id, with_traces=False)
-    calls = trace.client_calls
+        calls, services = count_calls_and_services(store, run.id)
     if not calls:
         return (
             f"stacktap: nothing traced in run {run.id}: no HTTP calls from Python"
             " (a non-Python command, or no HTTP)"
         )
-    services = trace.services
-    plural_calls = "" if len(calls) == 1 else "s"
-    plural_services = "" if len(services) == 1 else "s"
+    plural_calls = "" if calls == 1 else "s"
+    plural_services = "" if services == 1 else "s"
     return (
-        f"stacktap: recorded {len(calls)} call{plural_calls} to {len(services)} service{plural_services}"
+        f"stacktap: recorded {calls} call{plural_calls} to {services} service{plural_services}"
         f" in run {run.id} (stacktap show {run.id})"
     )
 
 
-@click.command(
-    "run",
-    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
-)
-@db_option
-@click.option("--label", default=None, metavar="TEXT", help="A label for the run (shown by list).")
-@click.option("--no-propagate", is_flag=True, help="Do not send traceparent headers.")
-@click.option(
-    "--body-cap",
-    default=None,
-    metavar="BYTES",
-    help="Keep at most this much of each body (default 1 MiB; 512k, 2M...).",
-)
-@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
-def run(
-    db: str | None, label: str | None, no_propagate: bool, body_cap: str | None, cmd: tuple[str, ...]
-) -> None:
-    """Run CMD and record the HTTP calls it (and every Python process it starts) makes."""
+def execute(
+    db: str | None, label: str | None, no_propagate: bool, body_cap: str | None, cmd: Sequence[str]
+) -> NoReturn:
+    """The ``run`` command, its options parsed: record, run ``cmd``, summarize, exit with its code."""
+    cap = None
     if body_cap is not None:
         try:
             cap = parse_size(body_cap)
         except ValueError as exc:
-            fail(str(exc), code=2)
+            _say(f"stacktap: {exc}")
+            sys.exit(2)
     path = os.path.abspath(db or default_db_path())
     record = _start_run(path, cmd, label)
-    if record is None:
-        env = dict(os.environ)
-    else:
-        env = tracing_env(path, run_id=record.id, propagate=not no_propagate)
-        if body_cap is not None:
-            env[BODY_CAP_VAR] = str(cap)
-    exit_code, started = _run_child(cmd, env)
+    collector = None if record is None else _start_collector(path)
+    try:
+        if record is None:
+            env = dict(os.environ)
+        else:
+            address = collector.address if collector is not None else None
+            env = tracing_env(path, run_id=record.id, propagate=not no_propagate, collector=address)
+            if cap is not None:
+                env[BODY_CAP_VAR] = str(cap)
+        exit_code, started = _run_child(cmd, env)
+    finally:
+        if collector is not None:
+            collector.close()  # NOTE: everything the processes sent is stored before the summary
     if record is not None and not started:
         with contextlib.suppress(StoreError), Store(path) as store:
             store.finish_run(record.id, exit_code)
     elif record is not None:
         try:
-            click.echo(_summary(path, record, exit_code), err=True)
+            _say(_summary(path, record, exit_code))
         except StoreError as exc:
-            click.echo(f"stacktap: warning: cannot finish run {record.id}: {exc}", err=True)
+            _say(f"stacktap: warning: cannot finish run {record.id}: {exc}")
     sys.exit(exit_code)
+
+
+# -- the command line ------------------------------------------------------------------
+
+#: The options of ``run`` (as the click command below spells them): whether each takes a value.
+_OPTIONS = {"--db": True, "--label": True, "--body-cap": True, "--no-propagate": False}
+
+
+def parse_fast(args: Sequence[str]) -> dict[str, Any] | None:
+    """The keyword arguments of :func:`execute` for ``stacktap run ARGS``, exactly as the click
+    command gets them, or None when ARGS are not in the usual form (click then parses them).
+
+    The usual form: options of ``_OPTIONS`` at most once each, each value non-empty and not
+    looking like an option, then an optional ``--``, then a command. Like the click command
+    (no interspersed arguments), everything from the command's name on is the command's.
+    """
+    values: dict[str, str | bool] = {}
+    i = 0
+    while i < len(args) and args[i].startswith("-"):
+        if args[i] == "--":
+            i += 1
+            break
+        name, equals, value = args[i].partition("=")
+        takes_value = _OPTIONS.get(name)
+        if takes_value is None or name in values:
+            return None  # --help, a mistake, an option given twice: click's business
+        if not takes_value:
+            if equals:
+                return None
+            values[name] = True
+        else:
+            if not equals:
+                if i + 1 == len(args):
+                    return None
+                i += 1
+                value = args[i]
+            if not value or value.startswith("-"):
+                return None  # empty or odd-looking: click decides what it means
+            values[name] = value
+        i += 1
+    cmd = tuple(args[i:])
+    if not cmd:
+        return None
+    return {
+        # NOTE: no --db is None, as click gives it without STACKTAP_DB; with STACKTAP_DB,
+        # click gives its value and execute() gets the same from default_db_path().
+        "db": values.get("--db"),
+        "label": values.get("--label"),
+        "no_propagate": bool(values.get("--no-propagate", False)),
+        "body_cap": values.get("--body-cap"),
+        "cmd": cmd,
+    }
+
+
+def main_fast(args: Sequence[str]) -> None:
+    """``stacktap run ARGS`` without loading click, when ARGS are in the usual form (it then
+    exits); otherwise it returns at once, for the click command to parse them."""
+    if "_STACKTAP_COMPLETE" in os.environ:  # click's shell completion
+        return
+    kwargs = parse_fast(args)
+    if kwargs is None:
+        return
+    # NOTE: what click's standalone mode does around a command, for the same exits.
+    try:
+        execute(**kwargs)
+    except (EOFError, KeyboardInterrupt):
+        _say("")  # closes the terminal's ^C echo
+        _say("Aborted!")
+        sys.exit(1)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        # stdout or stderr is a closed pipe: exit 1 without the "Exception ignored" of the
+        # final flush (the way the Python docs suggest for SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+        sys.exit(1)
+    finally:
+        # NOTE: the process ends here. The garbage collections of the interpreter's exit
+        # would search every object of the modules loaded for cycles (~5 ms), for memory
+        # the system takes back anyway: freeze them out of it.
+        gc.freeze()
+
+
+@functools.cache
+def _click_command() -> click.Command:
+    import click
+
+    from stacktap.cli.options import db_option
+
+    @click.command(
+        "run",
+        context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    )
+    @db_option
+    @click.option("--label", default=None, metavar="TEXT", help="A label for the run (shown by list).")
+    @click.option("--no-propagate", is_flag=True, help="Do not send traceparent headers.")
+    @click.option(
+        "--body-cap",
+        default=None,
+        metavar="BYTES",
+        help="Keep at most this much of each body (default 1 MiB; 512k, 2M...).",
+    )
+    @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
+    def run(
+        db: str | None, label: str | None, no_propagate: bool, body_cap: str | None, cmd: tuple[str, ...]
+    ) -> None:
+        """Run CMD and record the HTTP calls it (and every Python process it starts) makes."""
+        execute(db, label, no_propagate, body_cap, cmd)
+
+    return run
+
+
+def __getattr__(name: str) -> Any:
+    # NOTE: the click command `run` (what `stacktap.cli.main.COMMANDS` names) is built on
+    # first use, so that main_fast() never imports click.
+    if name == "run":
+        return _click_command()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

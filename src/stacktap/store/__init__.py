@@ -2,7 +2,7 @@
 
 from stacktap.store.schema import SCHEMA_VERSION
 from stacktap.store.sqlite import DB_ENV, Store, StoreError, default_db_path
-from stacktap.store.trace import Trace, load_trace, service_label
+from stacktap.store.trace import Trace, count_calls_and_services, load_trace, service_label
 
 __all__ = [
     "DB_ENV",
@@ -10,6 +10,7 @@ __all__ = [
     "Store",
     "StoreError",
     "Trace",
+    "count_calls_and_services",
     "default_db_path",
     "load_trace",
     "service_label",

@@ -405,6 +405,36 @@ class Store:
             call.seq = number
         return calls
 
+    def call_peers(self, run_id: str) -> List[Call]:
+        """The calls of a run in start order, with only who talked to whom: ids, side, method,
+        URL, start and peer; no headers, bodies, stack or layers (for counting, cheaply)."""
+        rows = self._db.execute(
+            "SELECT span_id, trace_id, parent_span_id, run_id, side, method, url, start, peer_type,"
+            " peer_name, peer_interface, peer_region, peer_endpoint FROM calls WHERE run_id = ?"
+            " ORDER BY start, id",
+            (run_id,),
+        )
+        return [
+            Call(
+                span_id=r["span_id"],
+                trace_id=r["trace_id"],
+                parent_span_id=r["parent_span_id"],
+                run_id=r["run_id"],
+                side=r["side"],
+                method=r["method"],
+                url=r["url"],
+                start=r["start"],
+                peer=Peer(
+                    service_type=r["peer_type"],
+                    service_name=r["peer_name"],
+                    interface=r["peer_interface"],
+                    region=r["peer_region"],
+                    endpoint=r["peer_endpoint"],
+                ),
+            )
+            for r in rows
+        ]
+
     def calls_by_request_id(self, request_ids: Sequence[str]) -> List[Call]:
         """Calls carrying any of these ``x-openstack-request-id`` values (links without traceparent)."""
         if not request_ids:

@@ -1,14 +1,16 @@
 """A run as renderers see it: the run, its calls in start order (with the server-side
-records of the same traces), services named from the catalog, and the call tree."""
+records of the same traces), services named from the catalog, and the call tree.
+
+NOTE: ``stacktap run`` imports this module (through ``stacktap.store``) before it starts the
+traced command: the catalog and path-template code is imported where it is used.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
-from stacktap.catalog import name_calls
-from stacktap.model import Call, CatalogEntry, Run
-from stacktap.paths import path_template
+from stacktap.model import CLIENT, Call, CatalogEntry, Run
 from stacktap.store.sqlite import Store
 
 
@@ -86,15 +88,38 @@ def service_label(call: Call) -> str:
 
 def load_trace(store: Store, ref: str, with_traces: bool = True) -> Trace:
     """Load run ``ref`` (id, prefix or ``last``) from ``store``, services named."""
+    from stacktap.paths import path_template
+
     run = store.get_run(ref)
     calls = store.calls(run.id, with_traces=with_traces)
     entries = store.catalog(run.id)
     if not entries and any(c.run_id != run.id for c in calls):
         entries = store.catalog()
-    # NOTE: server processes see catalogs too (their own token validation); use them
-    # to name calls made inside a service when the run itself saw none.
-    name_calls(calls, entries or store.catalog())
+    _name_peers(store, calls, entries)
     for call in calls:
         if not call.path_template:
             call.path_template = path_template(call.url)
     return Trace(run=run, calls=calls, catalog=entries)
+
+
+def count_calls_and_services(store: Store, run_id: str) -> Tuple[int, int]:
+    """``len(trace.client_calls), len(trace.services)`` for ``trace = load_trace(store, run_id,
+    with_traces=False)``, the numbers of ``stacktap run``'s summary line, reading only the
+    columns they depend on (``Store.call_peers``: no headers, bodies, stacks or layers)."""
+    run = store.get_run(run_id)
+    calls = store.call_peers(run.id)
+    _name_peers(store, calls, store.catalog(run.id))
+    trace = Trace(run=run, calls=calls)
+    return len(trace.client_calls), len(trace.services)
+
+
+def _name_peers(store: Store, calls: List[Call], entries: List[CatalogEntry]) -> None:
+    """Name the peer of the client calls recorded without one, from ``entries`` or, when
+    there are none, from every catalog in the store."""
+    if not any(c.side == CLIENT and not c.peer.service_type for c in calls):
+        return  # name_calls() would change nothing
+    from stacktap.catalog import name_calls
+
+    # NOTE: server processes see catalogs too (their own token validation); use them
+    # to name calls made inside a service when the run itself saw none.
+    name_calls(calls, entries or store.catalog())
