@@ -109,6 +109,18 @@ def test_unwritable_store_runs_the_command_with_one_warning(tmp_path: Path) -> N
     assert line.startswith("stacktap: warning: not recording: cannot open store")
 
 
+@pytest.mark.parametrize(
+    ("mode", "message"), [(0o644, "permission denied: {}"), (0o755, "cannot run {}: Exec format error")]
+)
+def test_a_file_that_cannot_run_is_126_in_one_line(tmp_path: Path, mode: int, message: str) -> None:
+    program = tmp_path / "not-a-program"
+    program.write_bytes(b"\x00\x01 no shebang, no ELF")
+    program.chmod(mode)
+    traced = stacktap_run(tmp_path / "st.db", str(program))
+    assert traced.returncode == 126
+    assert traced.stderr == "stacktap: " + message.format(program) + "\n"
+
+
 def test_command_not_found_is_127_in_one_line(tmp_path: Path) -> None:
     traced = stacktap_run(tmp_path / "st.db", "no-such-command-xyz")
     assert traced.returncode == 127

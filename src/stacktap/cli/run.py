@@ -130,6 +130,9 @@ def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
     except PermissionError:
         _say(f"stacktap: permission denied: {cmd[0]}")
         return 126, False
+    except OSError as exc:  # NOTE: e.g. ENOEXEC, a file that is no program; 126 like a shell
+        _say(f"stacktap: cannot run {cmd[0]}: {exc.strerror or exc}")
+        return 126, False
 
     def forward(signum: int, _frame: FrameType | None) -> None:
         # NOTE: the child shares our process group, so a Ctrl-C (or Ctrl-\) at the terminal
