@@ -36,3 +36,15 @@ def test_binary_streamed_unread_and_empty() -> None:
     unread.feed(b'{"a": ')
     assert make_body(unread, "application/json", 100, Redactor()).kind == BODY_UNREAD
     assert make_body(b"", "application/json", 100, Redactor()).kind == BODY_NONE
+
+
+def test_capture_at_and_around_the_cap() -> None:
+    for cap in (0, 1, 7, 8, 9, 100):
+        for chunks in ([], [b""], [b"01234567"], [b"0123", b"", b"4567"], [b"01", memoryview(b"234"), "567"]):
+            capture = BodyCapture(cap)
+            for chunk in chunks:
+                capture.feed(chunk)
+            whole = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+            assert (capture.data, capture.size) == (whole[:cap], len(whole)), (cap, chunks)
+            assert capture.truncated == (len(whole) > cap)
+            assert capture.sha256() == hashlib.sha256(whole).hexdigest()

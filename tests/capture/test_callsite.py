@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from stacktap.capture.callsite import capture_frames, format_stack, to_call_site
 
 
@@ -74,3 +76,25 @@ def test_lines_from_instruction_offsets_are_the_frames_own_lines() -> None:
     assert format_stack(stack) == expected
     # NOTE: formatting again (from the caches) gives the same strings.
     assert format_stack(stack) == expected and to_call_site(site) == call_site
+
+
+def test_when_every_frame_is_plumbing_the_innermost_library_frame_is_the_site(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stacktap.capture import callsite
+
+    sdk = _in_module(
+        "openstack.proxy",
+        "from stacktap.capture.callsite import capture_frames\ndef _list(): return capture_frames(1)\n",
+    )
+    ksa = _in_module("keystoneauth1.session", "def request(fetch):\n    return fetch()\n")
+    # NOTE: as in a library's own thread: nothing above is the program's code.
+    monkeypatch.setattr(callsite, "_verdicts", {})
+    monkeypatch.setattr(callsite, "_verdict", lambda module: callsite._verdicts.setdefault(module, 2))
+    callsite._verdicts.update({"openstack.proxy": 1, "keystoneauth1.session": 1})
+    site, stack = ksa["request"](sdk["_list"])
+    assert site is not None and (site[0].co_name, site[2]) == ("_list", "openstack.proxy")
+    assert stack[0][0].co_name == "request"
+    monkeypatch.setattr(callsite, "_verdicts", {})
+    monkeypatch.setattr(callsite, "_verdict", lambda module: callsite._verdicts.setdefault(module, 2))
+    assert callsite.capture_frames(1) == (None, [])

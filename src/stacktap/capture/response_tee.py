@@ -61,10 +61,6 @@ class ResponseTap(_WeakRef):
     #: True while a read runs: reads it makes itself are not fed twice.
     busy: bool
 
-    @property
-    def active(self) -> bool:
-        return self.on_end is not None and not self.busy
-
     def end(self, complete: bool) -> None:
         """Finish once: ``complete`` when the body's end was read."""
         on_end, self.on_end = self.on_end, None
@@ -83,6 +79,9 @@ class ResponseTap(_WeakRef):
             self.capture.feed(data)
             if amt is not None and amt >= 0 and not _fp_exhausted(response):
                 return
+        # NOTE: the response lets go of its tap: the tap (a weak reference) then dies first,
+        # and its callback never runs; later reads pay one attribute lookup.
+        response._stacktap_tap = None
         self.end(complete=True)
 
     def tee_chunks(self, generator: Iterator[bytes]) -> Iterator[bytes]:
