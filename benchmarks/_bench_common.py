@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from stacktap.capture.env import tracing_env
+from stacktap.launcher.env import tracing_env
 from stacktap.model import Run
 from stacktap.store import Store
 

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import stacktap
 from _bench_common import HERE, local_server, plain_env, run_child, traced_env
-from stacktap.capture.collector import Collector
+from stacktap.launcher.collector import Collector
 
 LOOP = """
 import sys, time, requests
@@ -46,7 +46,7 @@ print((time.perf_counter() - t) / n * 1e6)
 # sides share the machine's state; a block "on" includes flushing what it recorded.
 ALTERNATING = """
 import sys, time, requests
-from stacktap.capture.recorder import get_recorder
+from stacktap.agent.recorder import get_recorder
 rec = get_recorder()
 url, n, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = requests.Session()

@@ -22,11 +22,12 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from stacktap.capture.env import tracing_env
-from stacktap.export.live import LiveExporter
+from tests.fixtures.otlp_receiver import Receiver
+
+from stacktap.agent.live import LiveExporter
+from stacktap.agent.spans import spans_for_calls
 from stacktap.export.otlp import send_trace
-from stacktap.export.receiver import Receiver
-from stacktap.export.spans import spans_for_calls
+from stacktap.launcher.env import tracing_env
 from stacktap.model import Call, Layer, Run
 from stacktap.store import Store, Trace, load_trace
 

@@ -102,8 +102,8 @@ def main() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from osprofiler import profiler, web
 
-    from stacktap.wsgi import TraceMiddleware
-    from stacktap.wsgi.layers import wrap_filter
+    from stacktap.agent.server.filter import TraceMiddleware
+    from stacktap.agent.server.layers import wrap_filter
 
     hmac_key = "bench-key"
     profiler.init(hmac_key)
@@ -135,7 +135,7 @@ def main() -> None:
     hot = results["stacktap (hot path)"] - results["bare app"]
     verdict = "OK" if hot <= 30 else "MISSED"
     print(f"target: stacktap without layers adds <= 30 us/request: {verdict} ({hot:.1f} us)")
-    from stacktap.capture.recorder import get_recorder
+    from stacktap.agent.recorder import get_recorder
 
     get_recorder().flush(30)
 

@@ -15,7 +15,7 @@ __all__ = ["__version__", "trace"]
 def __getattr__(name: str) -> Any:
     # NOTE: lazy, so `import stacktap` in a traced program costs nothing.
     if name == "trace":
-        from stacktap.capture.api import trace
+        from stacktap.agent.api import trace
 
         return trace
     raise AttributeError(name)

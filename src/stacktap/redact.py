@@ -45,7 +45,7 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
-REDACT_KEYS_ENV = "STACKTAP_REDACT_KEYS"
+from stacktap.settings import REDACT_KEYS as REDACT_KEYS_ENV
 
 MARK_PREFIX = "{SHA256}"
 MARK_RE = re.compile(r"\{SHA256\}[0-9a-f]{16}")

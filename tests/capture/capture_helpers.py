@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from stacktap.capture.env import tracing_env
+from stacktap.launcher.env import tracing_env
 from stacktap.model import Call, Run
 from stacktap.store import Store
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stacktap.capture.argv_redact import redact_argv
+from stacktap.agent.argv_redact import redact_argv
 
 
 def test_secret_options_are_marked_in_both_forms() -> None:

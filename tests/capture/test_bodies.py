@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import hashlib
 
-from stacktap.capture.bodies import make_body
-from stacktap.capture.body_capture import BodyCapture
+from stacktap.agent.bodies import make_body
+from stacktap.agent.body_capture import BodyCapture
 from stacktap.model import BODY_BINARY, BODY_JSON, BODY_NONE, BODY_STREAM, BODY_UNREAD
 from stacktap.redact import Redactor
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from capture_helpers import LocalServer, new_run, py38_venv, run_traced, stored_calls
 
-from stacktap.capture.env import tracing_env
+from stacktap.launcher.env import tracing_env
 
 PY312 = "/root/.pyenv/versions/3.12.1/bin/python"
 

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from stacktap.capture.callsite import capture_frames, format_stack, to_call_site
+from stacktap.agent.callsite import capture_frames, format_stack, to_call_site
 
 
 def _in_module(module: str, source: str) -> dict[str, Any]:
@@ -16,7 +16,7 @@ def _in_module(module: str, source: str) -> dict[str, Any]:
 def test_plumbing_frames_are_skipped_up_to_the_caller() -> None:
     sdk = _in_module(
         "openstack.proxy",
-        "from stacktap.capture.callsite import capture_frames\ndef _list(): return capture_frames(1)\n",
+        "from stacktap.agent.callsite import capture_frames\ndef _list(): return capture_frames(1)\n",
     )
     client = _in_module(
         "openstackclient.image.v2.image",
@@ -81,11 +81,11 @@ def test_lines_from_instruction_offsets_are_the_frames_own_lines() -> None:
 def test_when_every_frame_is_plumbing_the_innermost_library_frame_is_the_site(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from stacktap.capture import callsite
+    from stacktap.agent import callsite
 
     sdk = _in_module(
         "openstack.proxy",
-        "from stacktap.capture.callsite import capture_frames\ndef _list(): return capture_frames(1)\n",
+        "from stacktap.agent.callsite import capture_frames\ndef _list(): return capture_frames(1)\n",
     )
     ksa = _in_module("keystoneauth1.session", "def request(fetch):\n    return fetch()\n")
     # NOTE: as in a library's own thread: nothing above is the program's code.

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from capture_helpers import PASSWORD, TOKEN, LocalServer, new_run, py38_venv, run_traced, stored_calls
 
-from stacktap.capture import collector as collector_module
-from stacktap.capture import wire
-from stacktap.capture.collector import Collector
-from stacktap.capture.env import COLLECTOR_VAR, tracing_env
-from stacktap.capture.warn import reset_for_tests
+from stacktap.agent import wire
+from stacktap.agent.warn import reset_for_tests
+from stacktap.launcher import collector as collector_module
+from stacktap.launcher.collector import Collector
+from stacktap.launcher.env import COLLECTOR_VAR, tracing_env
 
 CALLS = f"""
 import os, sys, requests
@@ -112,7 +112,7 @@ def test_a_process_told_bye_stores_its_later_calls_itself(tmp_path: Path, server
     source = textwrap.dedent(
         """
         import sys, requests
-        from stacktap.capture.recorder import get_recorder
+        from stacktap.agent.recorder import get_recorder
         requests.get(sys.argv[1] + "/json?n=1").json()
         get_recorder().flush()
         print("sent", flush=True)

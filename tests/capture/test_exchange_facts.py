@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from stacktap.capture import context, exchange
-from stacktap.capture.exchange import Exchange, body_expected, new_span_id, new_trace_id
+from stacktap.agent import context, exchange
+from stacktap.agent.exchange import Exchange, body_expected, new_span_id, new_trace_id
 
 SPAN = re.compile(r"[0-9a-f]{16}")
 TRACE = re.compile(r"[0-9a-f]{32}")

@@ -13,11 +13,11 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from stacktap.capture import recorder as recorder_module
-from stacktap.capture.in_flight import in_recorded_call
-from stacktap.capture.requests_hook import _wrap_send
-from stacktap.capture.response_tee import patch_response_class
-from stacktap.capture.urllib3_hook import _wrap_urlopen
+from stacktap.agent import recorder as recorder_module
+from stacktap.agent.in_flight import in_recorded_call
+from stacktap.agent.requests_hook import _wrap_send
+from stacktap.agent.response_tee import patch_response_class
+from stacktap.agent.urllib3_hook import _wrap_urlopen
 
 BODY = b'{"images": []}'
 #: What the stand-in originals were called with.
@@ -134,7 +134,7 @@ def test_recording_off_passes_the_call_through_untouched(recorded: Recorded) -> 
 def test_a_failure_of_stacktap_leaves_the_call_untraced(
     recorded: Recorded, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from stacktap.capture import requests_hook
+    from stacktap.agent import requests_hook
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("stacktap bug")

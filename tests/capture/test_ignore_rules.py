@@ -1,6 +1,6 @@
 """``$STACKTAP_IGNORE`` in the client hook: a service process drops its noisy calls.
 
-The rules are the server filter's (stacktap.wsgi.rules); on the client side ``from`` is the
+The rules are the server filter's (stacktap.agent.rules); on the client side ``from`` is the
 process's own ``$STACKTAP_SERVICE`` and ``to`` the peer's catalog name or type, or its
 ``host:port``. Each test runs a real traced child against the local test server.
 """
@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 import pytest
 from capture_helpers import LocalServer, new_run, run_traced, stored_calls
 
-from stacktap.capture.enrich import Enricher
-from stacktap.capture.recorder import Recorder
+from stacktap.agent.enrich import Enricher
+from stacktap.agent.recorder import Recorder
 
 # NOTE: a token call first (it brings the catalog naming /image "glance", type "image"), then
 # calls that the rules below must drop or keep.

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import urllib3
 
-from stacktap.capture.body_capture import BodyCapture
-from stacktap.capture.response_tee import has_signature, patch_response_class, tap_response
+from stacktap.agent.body_capture import BodyCapture
+from stacktap.agent.response_tee import has_signature, patch_response_class, tap_response
 
 BODY = bytes(range(256)) * 40
 

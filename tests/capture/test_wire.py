@@ -8,10 +8,10 @@ import marshal
 
 import pytest
 
-from stacktap.capture import wire
-from stacktap.capture.body_capture import BodyCapture
-from stacktap.capture.collector import _read_message
-from stacktap.capture.exchange import Exchange
+from stacktap.agent import wire
+from stacktap.agent.body_capture import BodyCapture
+from stacktap.agent.exchange import Exchange
+from stacktap.launcher.collector import _read_message
 
 
 class _Settings:

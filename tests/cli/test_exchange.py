@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from tests.fixtures.otlp_receiver import Receiver
 
 from stacktap.cli.exchange import otlp_endpoint, otlp_headers
 from stacktap.cli.main import cli
 from stacktap.export.otlp import OTLPExportError
-from stacktap.export.receiver import Receiver
 from stacktap.store import Store, load_trace
 
 _SPEC = importlib.util.spec_from_file_location(

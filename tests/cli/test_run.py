@@ -207,7 +207,7 @@ def test_run_does_not_load_click_or_what_it_does_not_need(tmp_path: Path) -> Non
         "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
         "heavy = ('click', 'platformdirs', 'secrets', 'stacktap.redact', 'stacktap.catalog',"
         " 'stacktap.render', 'stacktap.cli.options',"
-        " 'stacktap.capture.recorder', 'stacktap.capture.enrich')\n"
+        " 'stacktap.agent.recorder', 'stacktap.agent.enrich')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -121,17 +121,6 @@ def test_env_without_a_cloud_is_an_error(tmp_path: Path) -> None:
     assert "stacktap devcloud up --dir" in _one_error_line(err)
 
 
-def test_trace_servers_without_the_tracing_pieces_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # NOTE: None in sys.modules makes the import fail, as if the module were not written yet.
-    monkeypatch.setitem(sys.modules, "stacktap.wsgi.install", None)  # type: ignore[arg-type]
-    code, _, err = _run("up", "--dir", str(tmp_path / "c"), "--trace-servers")
-    assert code == 1
-    assert "--trace-servers needs" in _one_error_line(err)
-    assert not (tmp_path / "c" / "venv").exists()  # refused before installing anything
-
-
 def test_with_and_without_nova_together_is_one_line(tmp_path: Path) -> None:
     code, _, err = _run("up", "--dir", str(tmp_path / "c"), "--with", "nova", "--without", "nova")
     assert code == 1

@@ -140,7 +140,7 @@ def test_second_up_reuses_the_running_services(devcloud: Any) -> None:
 
 def test_traced_services_record_into_the_store_without_the_password(devcloud: Any) -> None:
     if not devcloud.traced:
-        pytest.fail("this stacktap cannot trace servers yet (stacktap.wsgi.install or capture.env missing)")
+        pytest.fail("this stacktap cannot trace servers yet (stacktap.paste.install or capture.env missing)")
     openstack(devcloud, "image", "list")
     from stacktap.store import Store
 

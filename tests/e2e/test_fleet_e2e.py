@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fixtures.otlp_receiver import Receiver
 
+from stacktap.agent.spans import layer_span_id
 from stacktap.devcloud import clouds, lifecycle
-from stacktap.export.receiver import Receiver
-from stacktap.export.spans import layer_span_id
 from stacktap.model import Call
 from stacktap.store import Store, StoreError, load_trace
 

@@ -9,10 +9,10 @@ import uuid
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from tests.fixtures.otlp_receiver import Receiver
 
+from stacktap.agent.spans import layer_span_id
 from stacktap.export.otlp import send_trace
-from stacktap.export.receiver import Receiver
-from stacktap.export.spans import layer_span_id
 from stacktap.store import Store, Trace, load_trace
 
 pytestmark = pytest.mark.e2e

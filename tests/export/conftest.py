@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from export_samples import GLANCE, synthetic_calls
+from tests.fixtures.otlp_receiver import Receiver
 
-from stacktap.export.receiver import Receiver
 from stacktap.model import CatalogEntry, Run
 from stacktap.store import Store, Trace, load_trace
 

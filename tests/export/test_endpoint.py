@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacktap.export.endpoint import live_target_from_env, parse_headers, traces_url
+from stacktap.agent.endpoint import live_target_from_env, parse_headers, traces_url
 
 
 def test_base_urls_get_the_traces_path() -> None:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 from test_otlp_json import parse_otlp_json
+from tests.fixtures.otlp_receiver import Receiver
 
-from stacktap.capture.env import tracing_env
-from stacktap.export.live import LiveExporter
-from stacktap.export.receiver import Receiver
-from stacktap.export.spans import spans_for_call
+from stacktap.agent.live import LiveExporter
+from stacktap.agent.spans import spans_for_call
+from stacktap.launcher.env import tracing_env
 from stacktap.model import Call, Run
 from stacktap.store import Store
 
@@ -57,8 +57,8 @@ PROGRAM = textwrap.dedent(
     """
     import json, sys
     import requests
-    from stacktap.capture.recorder import get_recorder
-    from stacktap.export import live
+    from stacktap.agent.recorder import get_recorder
+    from stacktap.agent import live
 
     assert live.installed() is not None  # the bootstrap installed it, from the environment
     url, total, half = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -173,7 +173,7 @@ def test_live_path_runs_on_python_38(receiver: Receiver) -> None:
     code = textwrap.dedent(
         """
         import sys
-        from stacktap.export.live import LiveExporter
+        from stacktap.agent.live import LiveExporter
         from stacktap.model import Call, Layer
         call = Call(run_id="r", method="GET", url="http://h/v2/images", start=1.0, duration=0.1,
                     side="server")

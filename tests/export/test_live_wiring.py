@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from test_otlp_json import parse_otlp_json
+from tests.fixtures.otlp_receiver import Receiver
 
-from stacktap.capture.env import tracing_env
-from stacktap.export.receiver import Receiver
+from stacktap.launcher.env import tracing_env
 from stacktap.model import Run
 from stacktap.store import Store
 
@@ -30,7 +30,8 @@ PROGRAM = textwrap.dedent(
     import requests
     url, n = sys.argv[1], int(sys.argv[2])
     ok = sum(requests.get("%s/%d" % (url, i), timeout=5).status_code == 200 for i in range(n))
-    print(json.dumps({"ok": ok, "export": sorted(m for m in sys.modules if m.startswith("stacktap.export"))}))
+    live = ("stacktap.agent.live", "stacktap.agent.spans", "stacktap.agent.otlp_json")
+    print(json.dumps({"ok": ok, "export": sorted(m for m in sys.modules if m.startswith(live))}))
     """
 )
 
@@ -108,7 +109,7 @@ def test_a_traced_child_with_the_endpoint_sends_its_spans(
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["ok"] == 4 and "stacktap.export.live" in report["export"]
+    assert report["ok"] == 4 and "stacktap.agent.live" in report["export"]
     stored = _stored_span_ids(tmp_path, run_id)
     assert len(stored) == 4
     assert {span.span_id.hex(): span.trace_id.hex() for span in _spans(receiver)} == stored
@@ -135,7 +136,8 @@ def test_without_the_switch_nothing_of_export_is_even_imported(
     tmp_path: Path, app_url: str, receiver: Receiver
 ) -> None:
     """The OTEL variables alone do not turn stacktap's export on (a service may use them for
-    its own telemetry), and a process without export loads none of ``stacktap.export``."""
+    its own telemetry), and a process without export loads none of
+    ``stacktap.agent.live`` and what it uses."""
     base = _clean_base(OTEL_EXPORTER_OTLP_ENDPOINT=receiver.base_url)
     done, run_id = _run_traced(tmp_path, base, [app_url, "2"])
     assert done.returncode == 0, done.stderr
@@ -161,8 +163,8 @@ def test_the_bootstrap_starts_live_export_on_python_38(tmp_path: Path, receiver:
     code = textwrap.dedent(
         """
         import sys
-        from stacktap.capture.recorder import get_recorder
-        from stacktap.export import live
+        from stacktap.agent.recorder import get_recorder
+        from stacktap.agent import live
         from stacktap.model import Call
         assert live.installed() is not None, "the bootstrap did not install live export"
         call = Call(run_id="", method="GET", url="http://h/v2/images", start=1.0, duration=0.1)

@@ -8,10 +8,10 @@ import pytest
 from export_samples import GLANCE, SECRET, TOKEN_MARK
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+from tests.fixtures.otlp_receiver import Receiver
 
+from stacktap.agent.spans import layer_span_id
 from stacktap.export.otlp import OTLPExportError, send_trace
-from stacktap.export.receiver import Receiver
-from stacktap.export.spans import layer_span_id
 from stacktap.store import Trace
 
 

@@ -9,8 +9,8 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from stacktap.export.otlp_json import encode
-from stacktap.export.spans import spans_for_calls
+from stacktap.agent.otlp_json import encode
+from stacktap.agent.spans import spans_for_calls
 from stacktap.store import Trace
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stacktap.export.spans import (
+from stacktap.agent.spans import (
     KIND_CLIENT,
     KIND_INTERNAL,
     KIND_SERVER,

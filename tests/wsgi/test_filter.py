@@ -12,10 +12,10 @@ import pytest
 from serve import make_environ, serve
 from wsgi_apps import CollectingRecorder, Router
 
-from stacktap.capture.context import current_span, format_traceparent
+from stacktap.agent.context import current_span, format_traceparent
+from stacktap.agent.server.filter import TraceMiddleware, filter_factory
+from stacktap.agent.server.switch import Switch
 from stacktap.model import BODY_UNREAD, SERVER
-from stacktap.wsgi import TraceMiddleware, filter_factory
-from stacktap.wsgi.switch import Switch
 
 TRACE = "0af7651916cd43dd8448eb211c80319c"
 PARENT = "b7ad6b7169203331"
@@ -151,8 +151,8 @@ def test_an_unwritable_store_never_fails_a_request(tmp_path: Path) -> None:
         sys.path.insert(0, HERE)
         from serve import make_environ, serve
         from wsgi_apps import Router
-        from stacktap.wsgi import TraceMiddleware
-        from stacktap.capture.recorder import get_recorder
+        from stacktap.agent.server.filter import TraceMiddleware
+        from stacktap.agent.recorder import get_recorder
         app = TraceMiddleware(Router(), service="glance-api")
         for _ in range(3):
             status, _, body = serve(app, make_environ("/images"))
@@ -241,3 +241,12 @@ def test_flask_views_name_the_handler(recorder: CollectingRecorder) -> None:
     [call] = recorder.calls
     assert call.handler == "TokensResource.get"
     assert call.app == "flask.app.Flask"
+
+
+def test_paste_body_cap_takes_a_size_as_the_cli_does() -> None:
+    """``body_cap = 2M`` in api-paste.ini: the same parser as ``--body-cap 2M`` (stacktap.settings)."""
+    from stacktap import settings
+
+    middleware = filter_factory({}, body_cap="2M", db="unused.db")(Router())
+    assert middleware.body_cap == 2 * 1024 * 1024 == settings.parse_size("2M")
+    assert filter_factory({}, body_cap="4096", db="unused.db")(Router()).body_cap == 4096

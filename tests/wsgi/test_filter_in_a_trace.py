@@ -19,9 +19,9 @@ import requests
 from wsgi_apps import Router
 
 import stacktap
+from stacktap.agent.server.filter import TraceMiddleware
 from stacktap.model import CLIENT, SERVER
 from stacktap.store import Store, load_trace
-from stacktap.wsgi import TraceMiddleware
 
 
 class _Quiet(WSGIRequestHandler):
@@ -94,8 +94,8 @@ def test_wrap_application_traces_the_app_named_in_the_environment(tmp_path: Path
         import sys
         sys.path.insert(0, HERE)
         from serve import make_environ, serve
-        from stacktap.wsgi.wrap import application
-        from stacktap.capture.recorder import get_recorder
+        from stacktap.agent.server.wrap import application
+        from stacktap.agent.recorder import get_recorder
         status, _, _ = serve(application, make_environ("/images/5"))
         assert status == "200 OK", status
         assert get_recorder().flush(10)
@@ -122,7 +122,7 @@ def test_wrap_application_traces_the_app_named_in_the_environment(tmp_path: Path
 def test_wrap_without_an_app_fails_loudly() -> None:
     env = {k: v for k, v in os.environ.items() if k != "STACKTAP_WRAP_APP"}
     done = subprocess.run(
-        [sys.executable, "-c", "import stacktap.wsgi.wrap"],
+        [sys.executable, "-c", "import stacktap.agent.server.wrap"],
         env=env,
         capture_output=True,
         text=True,

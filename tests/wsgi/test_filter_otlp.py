@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.fixtures.otlp_receiver import Receiver
 from wsgi_apps import Router
 
-from stacktap.export import live
-from stacktap.export.receiver import Receiver
-from stacktap.wsgi import filter_factory
+from stacktap.agent import live
+from stacktap.agent.server.filter import filter_factory
 
 HERE = Path(__file__).parent
 
@@ -91,7 +91,7 @@ def test_a_bad_endpoint_option_is_reported_and_requests_go_on(
     from serve import make_environ, serve
     from wsgi_apps import CollectingRecorder
 
-    from stacktap.wsgi import TraceMiddleware
+    from stacktap.agent.server.filter import TraceMiddleware
 
     recorder = CollectingRecorder()
     app = TraceMiddleware(Router(), service="glance-api", recorder=recorder, otlp_endpoint="127.0.0.1:4318")
@@ -108,8 +108,8 @@ SERVICE = textwrap.dedent(
     sys.path.insert(0, HERE)
     from paste.deploy import loadapp
     from serve import make_environ, serve
-    from stacktap.capture.recorder import get_recorder
-    from stacktap.export import live
+    from stacktap.agent.recorder import get_recorder
+    from stacktap.agent import live
     app = loadapp("config:" + sys.argv[1])
     codes = [serve(app, make_environ("/images/%d" % n, headers={"X-Auth-Token": "gAAAAAB-s3cr3t-t0ken"}))[0]
              for n in range(int(sys.argv[2]))]

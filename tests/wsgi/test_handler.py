@@ -10,8 +10,8 @@ import webob.dec
 from serve import make_environ, serve
 from wsgi_apps import CollectingRecorder
 
-from stacktap.wsgi import TraceMiddleware
-from stacktap.wsgi.handler import flask_endpoint
+from stacktap.agent.server.filter import TraceMiddleware
+from stacktap.agent.server.handler import flask_endpoint
 
 
 class TokensResource(flask.views.MethodView):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktap.wsgi.install import instrument_paste_ini
+from stacktap.paste.install import instrument_paste_ini
 
 DATA = Path(__file__).parent / "data"
 

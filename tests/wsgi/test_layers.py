@@ -7,9 +7,9 @@ from paste.deploy import loadapp
 from serve import make_environ, serve
 from wsgi_apps import CollectingRecorder
 
-from stacktap.wsgi import TraceMiddleware
-from stacktap.wsgi.install import instrument_paste_ini
-from stacktap.wsgi.layers import LayerEntry, layer_filter_factory
+from stacktap.agent.server.filter import TraceMiddleware
+from stacktap.agent.server.layers import LayerEntry, layer_filter_factory
+from stacktap.paste.install import instrument_paste_ini
 
 PASTE_INI = """\
 [composite:main]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from stacktap.wsgi.install import instrument_paste_ini
-from stacktap.wsgi.pipeline import PasteConfig, PasteConfigError
+from stacktap.paste.install import instrument_paste_ini
+from stacktap.paste.pipeline import PasteConfig, PasteConfigError
 
 DATA = Path(__file__).parent / "data"
 

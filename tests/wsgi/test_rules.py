@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacktap.wsgi.rules import IgnoreRules
+from stacktap.agent.rules import IgnoreRules
 
 
 def test_all_fields_of_a_rule_must_match() -> None:

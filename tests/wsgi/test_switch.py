@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stacktap.wsgi.switch import Switch, control_files
+from stacktap.agent.server.switch import Switch, control_files
 
 
 def test_control_files_sit_next_to_the_store(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 
 import click
 
+from stacktap.agent.spans import DEFAULT_BODY_CAP
 from stacktap.cli.options import db_option, fail, one_line_errors, open_store
-from stacktap.export.spans import DEFAULT_BODY_CAP
 from stacktap.store import Trace, load_trace
 
 DEFAULT_OTLP_ENDPOINT = "http://127.0.0.1:4318/v1/traces"
@@ -119,10 +119,9 @@ def otlp_endpoint(explicit: str | None, environ: Mapping[str, str]) -> str:
 
 def otlp_headers(options: Sequence[str], environ: Mapping[str, str]) -> dict[str, str]:
     """Headers from $OTEL_EXPORTER_OTLP_(TRACES_)HEADERS (``k=v,k2=v2``), then ``--header``."""
-    from stacktap.export.endpoint import OTEL_HEADERS_ENV, OTEL_TRACES_HEADERS_ENV, parse_headers
+    from stacktap.agent.endpoint import headers_from_env
 
-    headers = parse_headers(environ.get(OTEL_HEADERS_ENV))
-    headers.update(parse_headers(environ.get(OTEL_TRACES_HEADERS_ENV)))
+    headers = headers_from_env(environ)
     for option in options:
         key, sep, value = option.partition("=")
         if not sep or not key.strip():
@@ -140,7 +139,7 @@ def _send_otlp(
     body_cap: int = DEFAULT_BODY_CAP,
 ) -> None:
     try:
-        from stacktap.export.endpoint import traces_url
+        from stacktap.agent.endpoint import traces_url
         from stacktap.export.otlp import OTLPExportError, send_trace
     except ImportError as exc:
         missing = getattr(exc, "name", "") or ""

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from stacktap import settings
 from stacktap.store import Store, StoreError, default_db_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,7 +19,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 db_option = click.option(
     "--db",
     "db",
-    envvar="STACKTAP_DB",
+    envvar=settings.DB,
     default=None,
     metavar="PATH",
     help="Store file (default: $STACKTAP_DB or the user data dir).",

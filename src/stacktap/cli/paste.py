@@ -7,7 +7,7 @@ import json
 import click
 
 from stacktap.cli.options import emit_rows, fail
-from stacktap.wsgi.pipeline import PasteConfig, PasteConfigError, Step
+from stacktap.paste.pipeline import PasteConfig, PasteConfigError, Step
 
 STEP_COLUMNS = ("#", "Kind", "Name", "Factory", "Detail")
 ROUTE_COLUMNS = ("Path", "Chain", "App factory")

@@ -1,7 +1,7 @@
 """``stacktap run [OPTIONS] -- CMD [ARGS...]``: run a command and record its HTTP calls.
 
 The command runs as a child with the same stdin/stdout/stderr and the tracing
-environment (``stacktap.capture.env``), so it and every Python process it starts record
+environment (``stacktap.launcher.env``), so it and every Python process it starts record
 their calls. Its exit code is ours (128+N when a signal N killed it). SIGTERM and SIGHUP
 are passed on; Ctrl-C reaches it from the terminal directly (same process group), so
 stacktap itself ignores SIGINT/SIGQUIT while the child runs.
@@ -32,29 +32,18 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from stacktap.capture.argv_redact import redact_argv
-from stacktap.capture.env import BODY_CAP_VAR, tracing_env
+from stacktap.agent.argv_redact import redact_argv
+from stacktap.launcher.env import BODY_CAP_VAR, tracing_env
 from stacktap.model import Run
+from stacktap.settings import parse_size
 from stacktap.store import Store, StoreError, count_calls_and_services, default_db_path
 
 if TYPE_CHECKING:
     import click
 
-    from stacktap.capture.collector import Collector
+    from stacktap.launcher.collector import Collector
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
-_UNITS = {"": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
-
-
-def parse_size(text: str) -> int:
-    """``1048576``, ``512k``, ``2M``, ``1g`` -> bytes; anything else is a ValueError."""
-    value = text.strip().lower().rstrip("ib") if text.lower().endswith("ib") else text.strip().lower()
-    digits = value.rstrip("kmgb")
-    unit = value[len(digits) :]
-    if not digits.isdigit() or unit not in _UNITS:
-        raise ValueError(f"not a size: {text!r} (try 1048576, 512k, 2M)")
-    return int(digits) * _UNITS[unit]
-
 
 #: click.echo's pattern: it strips these from what it prints anywhere but on a terminal.
 _ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
@@ -112,7 +101,7 @@ def _start_collector(db: str) -> Collector | None:
     """The collector that stores the run's client calls off the traced processes' threads;
     None (each process then stores its own, slower but complete) where it cannot listen."""
     try:
-        from stacktap.capture.collector import Collector
+        from stacktap.launcher.collector import Collector
 
         return Collector(db)
     except (OSError, AttributeError):  # NOTE: AttributeError: no AF_UNIX on this platform

@@ -1,7 +1,7 @@
 """``up --trace-servers``: the pieces other parts of stacktap provide, loaded only when asked for.
 
-``stacktap.capture.env.tracing_env`` gives each service process the environment that loads the
-capture hook; ``stacktap.wsgi.install.instrument_paste_ini`` puts the server filter into glance's
+``stacktap.launcher.env.tracing_env`` gives each service process the environment that loads the
+capture hook; ``stacktap.paste.install.instrument_paste_ini`` puts the server filter into glance's
 and nova's paste pipelines; keystone (a Flask app, no paste) is served through
 ``stacktap.wsgi.wrap:application`` with ``STACKTAP_WRAP_APP`` naming the real app.
 
@@ -14,20 +14,17 @@ them send their spans as they serve. A later ``up`` without them restarts them w
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from stacktap.devcloud.errors import DevcloudError
+from stacktap import settings
 from stacktap.devcloud.services import KEYSTONE, ServiceSpec
 
 WRAP_APP = "stacktap.wsgi.wrap:application"
 
 #: The live-export settings a traced service takes from ``up``'s environment.
-LIVE_EXPORT_VARS = ("STACKTAP_OTLP_ENDPOINT", "STACKTAP_OTLP", "STACKTAP_OTLP_BODIES")
-
-_NEEDED = ("stacktap.capture.env", "stacktap.wsgi.install", "stacktap.wsgi.wrap")
+LIVE_EXPORT_VARS = settings.LIVE_EXPORT
 
 
 @dataclass(frozen=True)
@@ -42,7 +39,7 @@ class Tracing:
         env = self.tracing_env(self.db, service=spec.process, base=base)
         env.update({name: os.environ[name] for name in LIVE_EXPORT_VARS if os.environ.get(name)})
         if spec is KEYSTONE:
-            env["STACKTAP_WRAP_APP"] = KEYSTONE.wsgi_app
+            env[settings.WRAP_APP] = KEYSTONE.wsgi_app
         return env
 
     def app(self, spec: ServiceSpec) -> str:
@@ -53,31 +50,14 @@ class Tracing:
 
 
 def missing() -> str | None:
-    """Why ``--trace-servers`` cannot work with this stacktap, or None when it can."""
-    import importlib.util
-
-    for name in _NEEDED:
-        try:
-            found = importlib.util.find_spec(name)
-        except (ImportError, ValueError):  # NOTE: a missing parent raises; a None in sys.modules too
-            found = None
-        if found is None:
-            return f"{name} is not available"
+    """Why ``--trace-servers`` cannot work with this stacktap, or None when it can (the hook,
+    the paste installer and the WSGI wrapper are plain imports now: always None)."""
     return None
 
 
 def load(db: str) -> Tracing:
-    """The tracing pieces, or a one-line error when this stacktap does not have them yet."""
-    try:
-        env_module = importlib.import_module("stacktap.capture.env")
-        install_module = importlib.import_module("stacktap.wsgi.install")
-        tracing_env = env_module.tracing_env
-        instrument = install_module.instrument_paste_ini
-    except (ImportError, AttributeError) as exc:
-        raise DevcloudError(
-            f"--trace-servers needs stacktap's capture hook and WSGI filter, not importable here ({exc})"
-        ) from exc
-    reason = missing()
-    if reason:
-        raise DevcloudError(f"--trace-servers needs stacktap's WSGI filter: {reason}")
-    return Tracing(tracing_env, instrument, db)
+    """The tracing pieces: the traced child's environment and the paste installer."""
+    from stacktap.launcher.env import tracing_env
+    from stacktap.paste.install import instrument_paste_ini
+
+    return Tracing(tracing_env, instrument_paste_ini, db)

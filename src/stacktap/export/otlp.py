@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from stacktap import __version__
-from stacktap.export.endpoint import traces_url
-from stacktap.export.spans import (
+from stacktap.agent.endpoint import traces_url
+from stacktap.agent.spans import (
     DEFAULT_BODY_CAP,
     KIND_CLIENT,
     KIND_SERVER,

@@ -16,9 +16,9 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
+from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-DB_ENV = "STACKTAP_DB"
 BUSY_TIMEOUT_MS = 10000
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stacktap import settings
 from stacktap.which.interpreter import WhichError, find_openstack, script_python
 from stacktap.which.probe import MARKER
 
@@ -37,7 +38,7 @@ def resolve_command(
     if not command:
         raise WhichError("which command? e.g. stacktap which openstack server list")
     # NOTE: stacktap's own tracing bootstrap must not load into the probe.
-    for name in ("PYTHONPATH", "STACKTAP_DB", "STACKTAP_RUN_ID"):
+    for name in ("PYTHONPATH", settings.DB, settings.RUN_ID):
         if name == "PYTHONPATH" and "stacktap" not in environ.get(name, ""):
             continue
         environ.pop(name, None)
