@@ -11,11 +11,11 @@ from exchange_traces import write_sample_run
 from stacktap.render.json_export import (
     FORMAT_NAME,
     TraceFileError,
-    import_trace,
     parse_trace_json,
     render_json,
 )
 from stacktap.store import Store, load_trace
+from stacktap.store.importer import import_trace
 
 
 def _export(db: Path, ref: str) -> str:

@@ -14,7 +14,7 @@ import os
 import socket
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, NamedTuple, Optional, Protocol, Tuple
 from urllib.parse import urlsplit
 
 from stacktap.agent.argv_redact import redact_argv
@@ -29,10 +29,16 @@ from stacktap.paths import path_template
 
 if TYPE_CHECKING:
     from stacktap.agent.exchange import Exchange
-    from stacktap.agent.recorder import Recorder
     from stacktap.agent.rules import IgnoreRules
 
 from stacktap.settings import IGNORE as IGNORE_ENV
+
+
+class Recorder(Protocol):
+    """What enrichment reads of its recorder (``stacktap.agent.recorder.Recorder``)."""
+
+    service: Optional[str]
+    body_cap: int
 
 Headers = List[Tuple[str, str]]
 

@@ -119,7 +119,7 @@ class IgnoreRules(object):
         try:
             return cls.parse(text)
         except ValueError as exc:
-            from stacktap.agent.server.faults import report_fault
+            from stacktap.agent.faults import report_fault
 
             report_fault(IGNORE_ENV, exc)
             return cls()

@@ -170,7 +170,8 @@ def import_(file: str, db: str | None) -> None:
     The run keeps its id and its calls their span ids: importing the same file again
     adds nothing.
     """
-    from stacktap.render.json_export import import_trace, parse_trace_json
+    from stacktap.render.json_export import parse_trace_json
+    from stacktap.store.importer import import_trace
 
     if file == "-":
         data = sys.stdin.buffer.read()

@@ -7,7 +7,7 @@ import importlib
 import click
 
 from stacktap import __version__
-from stacktap.cli.main import COMMANDS
+from stacktap.cli.commands import COMMANDS
 
 
 class _LazyGroup(click.Group):

@@ -16,24 +16,9 @@ if TYPE_CHECKING:
     import click
 
 #: name -> (module, attribute) of every command, in the order ``--help`` lists them.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("stacktap.cli.run", "run"),
-    "list": ("stacktap.cli.inspect", "list_runs"),
-    "show": ("stacktap.cli.inspect", "show"),
-    "log": ("stacktap.cli.inspect", "log"),
-    "curl": ("stacktap.cli.inspect", "curl"),
-    "catalog": ("stacktap.cli.inspect", "catalog"),
-    "diagram": ("stacktap.cli.pictures", "diagram"),
-    "report": ("stacktap.cli.pictures", "report"),
-    "export": ("stacktap.cli.exchange", "export"),
-    "import": ("stacktap.cli.exchange", "import_"),
-    "api": ("stacktap.cli.understand", "api"),
-    "diff": ("stacktap.cli.understand", "diff"),
-    "which": ("stacktap.cli.understand", "which"),
-    "paste": ("stacktap.cli.paste", "paste"),
-    "merge": ("stacktap.cli.merge", "merge"),
-    "devcloud": ("stacktap.cli.devcloud", "devcloud"),
-}
+from stacktap.cli.commands import COMMANDS
+
+__all__ = ["COMMANDS", "main"]
 
 
 def main() -> None:

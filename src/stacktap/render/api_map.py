@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from stacktap.model import SERVER, Call
 from stacktap.paths import path_template
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 COLUMNS = ("Caller", "Service", "Method", "Path", "Calls", "Runs", "Statuses")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stacktap.model import CLIENT, Call
-from stacktap.store import Trace
+from stacktap.store.trace import Trace
 
 
 def pick_calls(trace: Trace, numbers: Sequence[int] = ()) -> list[Call]:

@@ -19,7 +19,7 @@ from typing import Any
 from stacktap.model import BODY_JSON, BODY_NONE, BODY_REDACTED, BODY_TEXT, CLIENT, Body, Call
 from stacktap.redact import MARK_RE
 from stacktap.render.calls import pick_calls
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 #: Headers curl sets itself, or that only stacktap added (``traceparent``).
 _SKIPPED_HEADERS = frozenset(["content-length", "connection", "host", "traceparent", "tracestate"])

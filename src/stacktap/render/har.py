@@ -32,7 +32,7 @@ from stacktap.model import (
     Call,
     Headers,
 )
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 HAR_VERSION = "1.2"
 HTTP_VERSION = "HTTP/1.1"

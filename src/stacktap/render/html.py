@@ -25,7 +25,7 @@ from stacktap.render.mermaid import sequence_to_mermaid
 from stacktap.render.report_data import call_service, script_json, trace_details
 from stacktap.render.sequence import SequenceDiagram, build_sequence, request_text, response_text
 from stacktap.render.sequence_svg import sequence_svg
-from stacktap.store import Trace
+from stacktap.store.trace import Trace
 
 #: Calls drawn in the report's sequence diagram; bigger runs get a cut diagram and a note.
 DIAGRAM_LIMIT = 200

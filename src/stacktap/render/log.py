@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from stacktap.model import SERVER, Call
 from stacktap.render.bodies import body_text, has_body
 from stacktap.render.calls import format_ms, offset_ms, pick_calls
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 RULE_WIDTH = 48
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from stacktap.model import BODY_BINARY, BODY_JSON, BODY_NONE, BODY_STREAM, CLIENT, SERVER, Body, Call, Headers
 from stacktap.render.har import body_comment
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 _INDENT = "    "
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")

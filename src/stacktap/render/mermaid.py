@@ -7,7 +7,7 @@ break the syntax; every text is escaped with Mermaid's entity codes (``#59;``).
 from __future__ import annotations
 
 from stacktap.render.sequence import Arrow, Note, SequenceDiagram, build_sequence
-from stacktap.store import Trace
+from stacktap.store.trace import Trace
 
 # NOTE: Mermaid's lexer ends a message at ``#`` or ``;``, and reads ``{}``, quotes and
 # ``<>`` as markup in places: write them as entity codes, which it decodes when drawing.

@@ -8,7 +8,7 @@ tags in paths or error messages show as written.
 from __future__ import annotations
 
 from stacktap.render.sequence import Arrow, Note, SequenceDiagram, build_sequence
-from stacktap.store import Trace
+from stacktap.store.trace import Trace
 
 # NOTE: PlantUML reads ``<U+XXXX>`` as one character: used for the characters that start
 # markup (tags, the ``~`` escape, ``\n`` line breaks) and the second of a doubled Creole

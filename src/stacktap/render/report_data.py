@@ -13,7 +13,7 @@ from typing import Any
 from stacktap.model import BODY_NONE, Body, Call
 from stacktap.render.curl import ShellVariables, body_note, curl_command
 from stacktap.render.sequence import request_text, response_text, service_name
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 
 def call_service(call: Call) -> str:

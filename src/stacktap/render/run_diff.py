@@ -16,7 +16,7 @@ from typing import Any
 
 from stacktap.model import CLIENT, Call
 from stacktap.render.api_map import api_key
-from stacktap.store import Trace
+from stacktap.store.trace import Trace
 
 SAME = " "
 ADDED = "+"

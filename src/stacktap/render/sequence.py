@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from stacktap.model import BODY_JSON, CLIENT, SERVER, Call, Run
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 #: Notes, by kind.
 NOTE_DISCOVERY = "discovery"

@@ -9,7 +9,7 @@ from typing import Any
 
 from stacktap.model import SERVER, Call, CatalogEntry, Run
 from stacktap.render.calls import format_ms, offset_ms
-from stacktap.store import Trace, service_label
+from stacktap.store.trace import Trace, service_label
 
 Rows = list[list[Any]]
 

@@ -38,9 +38,9 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 from stacktap import settings
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.context import parse_traceparent, reset_current_span, set_current_span
+from stacktap.agent.faults import report_fault
 from stacktap.agent.rules import IgnoreRules
 from stacktap.agent.server.exchange import ENVIRON_KEY, ServerExchange
-from stacktap.agent.server.faults import report_fault
 from stacktap.agent.server.handler import describe_app, find_final_app, flask_handler, routes_handler
 from stacktap.agent.server.switch import Switch
 from stacktap.model import new_span_id, new_trace_id

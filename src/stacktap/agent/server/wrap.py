@@ -20,7 +20,7 @@ import importlib
 import os
 from typing import Any, Optional
 
-from stacktap.agent.server.faults import report_fault
+from stacktap.agent.faults import report_fault
 from stacktap.settings import WRAP_APP as WRAP_APP_ENV
 
 

@@ -1,0 +1,25 @@
+"""The subcommands: name -> (module, attribute), imported only when the command runs.
+
+NOTE: no click here: ``stacktap run`` starts without it (``stacktap.cli.main``).
+"""
+
+from __future__ import annotations
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("stacktap.cli.run", "run"),
+    "list": ("stacktap.cli.inspect", "list_runs"),
+    "show": ("stacktap.cli.inspect", "show"),
+    "log": ("stacktap.cli.inspect", "log"),
+    "curl": ("stacktap.cli.inspect", "curl"),
+    "catalog": ("stacktap.cli.inspect", "catalog"),
+    "diagram": ("stacktap.cli.pictures", "diagram"),
+    "report": ("stacktap.cli.pictures", "report"),
+    "export": ("stacktap.cli.exchange", "export"),
+    "import": ("stacktap.cli.exchange", "import_"),
+    "api": ("stacktap.cli.understand", "api"),
+    "diff": ("stacktap.cli.understand", "diff"),
+    "which": ("stacktap.cli.understand", "which"),
+    "paste": ("stacktap.cli.paste", "paste"),
+    "merge": ("stacktap.cli.merge", "merge"),
+    "devcloud": ("stacktap.cli.devcloud", "devcloud"),
+}
