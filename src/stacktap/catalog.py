@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from stacktap.model import Call, CatalogEntry, Peer
+from stacktap.paths import default_port
 
 #: Paths (suffixes) that only keystone answers: token issue/validation, v2 tokens.
 KEYSTONE_TOKEN_PATHS = ("/v3/auth/tokens", "/v2.0/tokens", "/v3/auth/catalog", "/v3/auth/projects")
@@ -29,7 +30,7 @@ def _split(url: str) -> Tuple[str, str, str]:
     except ValueError:
         port = None
     if port is None:
-        port = 443 if scheme == "https" else 80
+        port = default_port(scheme)
     return scheme, "%s:%d" % (host, port), parts.path.rstrip("/")
 
 
@@ -156,7 +157,7 @@ def unknown_peer_label(url: str) -> str:
     except ValueError:
         port = None
     if port is None:
-        port = 443 if parts.scheme == "https" else 80
+        port = default_port(parts.scheme)
     return "%s:%d" % (host, port)
 
 

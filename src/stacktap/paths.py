@@ -10,7 +10,13 @@ NOTE: imported inside traced programs (Python 3.8+, standard library only).
 from __future__ import annotations
 
 import re
+from typing import Optional
 from urllib.parse import urlsplit
+
+
+def default_port(scheme: Optional[str]) -> int:
+    """The port a URL of ``scheme`` means when it names none (443 for https, else 80)."""
+    return 443 if (scheme or "").lower() == "https" else 80
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{16,}$")

@@ -50,6 +50,6 @@ def test_program_without_requests_never_loads_the_hooks(tmp_path: Path) -> None:
     )
     first, second = proc.stdout.splitlines()
     assert (
-        first == "['stacktap', 'stacktap.agent', 'stacktap.agent.import_hook', 'stacktap.agent.warn']"
+        first == "['stacktap', 'stacktap.agent', 'stacktap.agent.faults', 'stacktap.agent.import_hook']"
     )
     assert second == "True", proc.stderr

@@ -13,7 +13,7 @@ import pytest
 from capture_helpers import PASSWORD, TOKEN, LocalServer, new_run, py38_venv, run_traced, stored_calls
 
 from stacktap.agent import wire
-from stacktap.agent.warn import reset_for_tests
+from stacktap.agent.faults import reset_for_tests
 from stacktap.launcher import collector as collector_module
 from stacktap.launcher.collector import Collector
 from stacktap.launcher.env import COLLECTOR_VAR, tracing_env

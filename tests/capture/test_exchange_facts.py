@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-from stacktap.agent import context, exchange
-from stacktap.agent.exchange import Exchange, body_expected, new_span_id, new_trace_id
+from stacktap import model
+from stacktap.agent import context
+from stacktap.agent.exchange import Exchange, body_expected
+from stacktap.model import new_span_id, new_trace_id
 
 SPAN = re.compile(r"[0-9a-f]{16}")
 TRACE = re.compile(r"[0-9a-f]{32}")
 
 
 def test_ids_are_w3c_hex_non_zero_and_unique_across_pool_refills() -> None:
-    spans = [new_span_id() for _ in range(3 * exchange.POOL_IDS + 7)]
+    spans = [new_span_id() for _ in range(3 * model.POOL_IDS + 7)]
     traces = [new_trace_id() for _ in range(100)]
     assert all(SPAN.fullmatch(s) and s != "0" * 16 for s in spans)
     assert all(TRACE.fullmatch(t) and t != "0" * 32 for t in traces)
@@ -25,7 +27,7 @@ def test_ids_are_w3c_hex_non_zero_and_unique_across_pool_refills() -> None:
 
 
 def test_an_all_zero_draw_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(exchange, "_pool", ("0" * 16 + "0123456789abcdef", iter([0, 16])))
+    monkeypatch.setattr(model, "_pool", ("0" * 16 + "0123456789abcdef", iter([0, 16])))
     assert new_span_id() == "0123456789abcdef"
 
 

@@ -51,7 +51,7 @@ def test_submitted_server_call_gets_a_lazy_server_run_and_is_redacted(
 def test_unwritable_store_warns_once_and_never_raises(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from stacktap.agent import warn
+    from stacktap.agent import faults as warn
 
     warn.reset_for_tests()
     not_a_dir = tmp_path / "file"
@@ -120,7 +120,7 @@ def test_sinks_get_calls_when_the_store_cannot_be_opened(
 ) -> None:
     """Live export must not depend on the store: an unopenable store still feeds the sinks,
     redacted, under one server run id that stays the same from batch to batch."""
-    from stacktap.agent import warn
+    from stacktap.agent import faults as warn
 
     warn.reset_for_tests()
     for var in ("STACKTAP_RUN_ID", "STACKTAP_TRACE_ID"):
@@ -149,7 +149,7 @@ def test_sinks_get_calls_when_the_store_write_fails(
 ) -> None:
     """A store that opens but fails on write (busy, disk full) still lets the sinks see the
     batch; the run that could not be stored is stored with the next batch that works."""
-    from stacktap.agent import warn
+    from stacktap.agent import faults as warn
     from stacktap.store import StoreError
 
     warn.reset_for_tests()

@@ -20,9 +20,9 @@ from contextlib import contextmanager
 from typing import Iterator, Optional
 
 from stacktap.agent.argv_redact import redact_argv
+from stacktap.agent.faults import warn_once
 from stacktap.agent.import_hook import install
 from stacktap.agent.recorder import get_recorder
-from stacktap.agent.warn import warn_once
 from stacktap.model import Run, new_trace_id
 
 

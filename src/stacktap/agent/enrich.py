@@ -21,7 +21,7 @@ from stacktap.agent.argv_redact import redact_argv
 from stacktap.agent.bodies import make_body
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.callsite import format_stack, to_call_site
-from stacktap.agent.warn import warn_once
+from stacktap.agent.faults import warn_once
 from stacktap.agent.wire import ReceivedBody, ReceivedExchange, header_pairs
 from stacktap.catalog import KEYSTONE_TOKEN_PATHS, ServiceMap, parse_catalog, unknown_peer_label
 from stacktap.model import BODY_REDACTED, CLIENT, Body, Call, CallSite, CatalogEntry, Peer, Run

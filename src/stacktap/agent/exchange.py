@@ -8,60 +8,16 @@ NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
 import time
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from stacktap.agent import context
 from stacktap.agent.callsite import capture_frames
+from stacktap.model import new_span_id, new_trace_id
 
-#: Span ids drawn from one ``os.urandom`` call.
-POOL_IDS = 512
-_POOL_DIGITS = 16 * POOL_IDS
-_ZERO_SPAN = "0" * 16
-_EMPTY_POOL = ("", itertools.repeat(_POOL_DIGITS))
-
-# NOTE: ids come from a pool, ``(hex digits of os.urandom(8 * POOL_IDS), slot counter)``: one
-# getrandom() system call per 512 ids instead of one per id (~0.5 us each). No lock: the tuple
-# is read and replaced whole, and ``next()`` on an ``itertools.count`` is atomic under the GIL,
-# so each 16-digit slot of a pool goes to one caller only (two threads refilling at once each
-# make a new pool: no slot is handed out twice). The pool starts empty (nothing drawn at
-# import), and empty again in a forked child, or parent and child would hand out the same ids.
-_pool: Tuple[str, Iterator[int]] = _EMPTY_POOL
-
-
-def _refill_pool() -> None:
-    global _pool
-    _pool = (os.urandom(_POOL_DIGITS // 2).hex(), itertools.count(0, 16))
-
-
-def _empty_pool() -> None:
-    global _pool
-    _pool = _EMPTY_POOL
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_empty_pool)
-
-
-def new_span_id() -> str:
-    """A random W3C span id: 16 lowercase hex digits, not all zero."""
-    digits, slots = _pool
-    start = next(slots)
-    if start < _POOL_DIGITS:
-        span = digits[start : start + 16]
-        if span != _ZERO_SPAN:  # NOTE: invalid in W3C (one chance in 2**64)
-            return span
-    else:
-        _refill_pool()
-    return new_span_id()
-
-
-def new_trace_id() -> str:
-    """A random W3C trace id: 32 lowercase hex digits, not all zero."""
-    return new_span_id() + new_span_id()
+# NOTE: the ids come from stacktap.model (one pooled generator for the whole of stacktap).
+__all__ = ["new_span_id", "new_trace_id"]
 
 
 _current_span = context.current_span
@@ -115,7 +71,7 @@ class Exchange(object):
         self.t0 = time.perf_counter()
 
     def traceparent(self) -> str:
-        return "00-%s-%s-01" % (self.trace_id, self.span_id)
+        return context.format_traceparent(self.trace_id, self.span_id)
 
     def adopt_traceparent(self, value: str) -> None:
         """The program sent its own traceparent: join its trace as its child."""

@@ -16,7 +16,7 @@ import sys
 from types import ModuleType
 from typing import Any, Callable, Dict, Optional, Sequence
 
-from stacktap.agent.warn import warn_once
+from stacktap.agent.faults import warn_once
 
 
 def _patch_requests(module: ModuleType) -> None:

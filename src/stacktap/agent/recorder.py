@@ -27,7 +27,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
 
 from stacktap import settings
-from stacktap.agent.warn import warn_once
+from stacktap.agent.faults import warn_once
 
 if TYPE_CHECKING:
     from stacktap.agent.enrich import Enricher, ProcessIdentity

@@ -114,8 +114,7 @@ def _start(recorder: Recorder, request: Any, header_dict: Any) -> Optional[Excha
                 if existing is not None and existing[1]:
                     exchange.adopt_traceparent(existing[1])
                 else:
-                    value = "00-%s-%s-01" % (exchange.trace_id, exchange.span_id)
-                    store["traceparent"] = ("traceparent", value)
+                    store["traceparent"] = ("traceparent", exchange.traceparent())
             exchange.request_headers = list(store.values())
         else:
             if recorder.propagate:

@@ -22,7 +22,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
 from stacktap.model import BODY_NONE, SERVER, Body, Call, Layer
-from stacktap.paths import path_template
+from stacktap.paths import default_port, path_template
 
 AttrValue = Union[str, bool, int, float, List[str]]
 Attributes = Dict[str, AttrValue]
@@ -167,7 +167,7 @@ def _url_attributes(call: Call, attrs: Attributes) -> None:
     except ValueError:
         port = None
     if port is None and parts.scheme in ("http", "https"):
-        port = 443 if parts.scheme == "https" else 80
+        port = default_port(parts.scheme)
     _put(attrs, "server.port", port)
     if call.side == SERVER:
         _put(attrs, "url.scheme", parts.scheme)

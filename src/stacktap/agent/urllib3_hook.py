@@ -20,6 +20,7 @@ from stacktap.agent.in_flight import in_recorded_call
 from stacktap.agent.recorder import get_recorder
 from stacktap.agent.request_tee import tee_request_body
 from stacktap.agent.response_tee import has_signature, patch_response_class, tap_response
+from stacktap.paths import default_port
 
 _MARK = "_stacktap_original"
 
@@ -31,7 +32,7 @@ def _full_url(pool: Any, url: str) -> str:
     if ":" in host and not host.startswith("["):
         host = "[%s]" % host
     port = pool.port
-    default = 443 if pool.scheme == "https" else 80
+    default = default_port(pool.scheme)
     netloc = host if port in (None, default) else "%s:%s" % (host, port)
     return "%s://%s%s" % (pool.scheme or "http", netloc, url)
 

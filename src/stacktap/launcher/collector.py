@@ -165,7 +165,7 @@ class _Connection(object):
 
     def _read_loop(self) -> None:
         from stacktap.agent import wire
-        from stacktap.agent.warn import warn_once
+        from stacktap.agent.faults import warn_once
 
         try:
             with self._sock.makefile("rb") as stream:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.model import BODY_NONE, BODY_UNREAD, SERVER, Body, Call, Layer
+from stacktap.paths import default_port
 
 #: The environ key holding the ServerExchange of the request (layers and nested filters look here).
 ENVIRON_KEY = "stacktap.exchange"
@@ -41,7 +42,7 @@ def request_url(environ: Dict[str, Any]) -> str:
     if not host:
         host = environ.get("SERVER_NAME", "localhost")
         port = str(environ.get("SERVER_PORT", ""))
-        if port and port != ("443" if scheme == "https" else "80"):
+        if port and port != str(default_port(scheme)):
             host = "%s:%s" % (host, port)
     url = "%s://%s%s%s" % (
         scheme,
