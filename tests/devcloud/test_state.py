@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from stacktap.devcloud import state as state_file
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.state import State
+from stacktap.errors import DevcloudError
 
 
 def test_round_trip_and_private(tmp_path: Path) -> None:

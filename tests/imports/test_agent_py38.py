@@ -18,6 +18,7 @@ PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 CORE = [
     "stacktap",
     "stacktap.settings",
+    "stacktap.errors",
     "stacktap.model",
     "stacktap.redact",
     "stacktap.catalog",

@@ -15,8 +15,8 @@ import click
 
 from stacktap.cli.options import emit_rows, fail, format_option
 from stacktap.devcloud import clouds, lifecycle
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.nova import LIMITATION
+from stacktap.errors import DevcloudError
 
 F = TypeVar("F", bound=Callable[..., Any])
 

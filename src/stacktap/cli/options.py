@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from stacktap import settings
+from stacktap.errors import StacktapError
 from stacktap.store import Store, StoreError, default_db_path
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,13 +58,14 @@ def open_store(db: str | None, create: bool = False) -> Iterator[Store]:
 
 
 def one_line_errors(func: F) -> F:
-    """Turn StoreError, OSError and ValueError escaping a command into a one-line error."""
+    """Turn StacktapError (the one error base class), OSError and ValueError escaping a
+    command into a one-line error."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except StoreError as exc:
+        except StacktapError as exc:
             fail(str(exc))
         except (OSError, ValueError) as exc:
             fail(str(exc) or type(exc).__name__)

@@ -11,10 +11,10 @@ import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.services import GLANCE, KEYSTONE, NOVA, REGION
 from stacktap.devcloud.state import State
+from stacktap.errors import DevcloudError
 
 Sections = Mapping[str, Mapping[str, str]]
 

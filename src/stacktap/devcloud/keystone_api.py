@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.http import HTTPResult, request_json
 from stacktap.devcloud.services import REGION
+from stacktap.errors import DevcloudError
 
 
 def _check(result: HTTPResult, what: str) -> Any:

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from stacktap.devcloud import clouds, config, glance, keystone, nova, ports, processes, venv
 from stacktap.devcloud import state as state_file
 from stacktap.devcloud import tracing as tracing_module
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.http import health
 from stacktap.devcloud.keystone_api import KeystoneAdmin
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import clean_env
 from stacktap.devcloud.services import ALL, GLANCE, HOST, KEYSTONE, NOVA, ServiceSpec, selected
 from stacktap.devcloud.state import State
+from stacktap.errors import DevcloudError
 
 Say = Callable[[str], None]
 

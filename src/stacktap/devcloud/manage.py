@@ -6,8 +6,8 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.layout import Layout
+from stacktap.errors import DevcloudError
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:

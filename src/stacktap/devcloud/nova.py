@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.http import request_json
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import run_tool
 from stacktap.devcloud.services import NOVA
 from stacktap.devcloud.state import State
+from stacktap.errors import DevcloudError
 
 #: name -> (id, ram MiB, vcpus, disk GiB), as devstack defines them.
 FLAVORS = {"m1.tiny": ("1", 512, 1, 1), "m1.small": ("2", 2048, 1, 20)}

@@ -24,10 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.http import health
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.services import HOST, ServiceSpec
+from stacktap.errors import DevcloudError
 
 #: What each service process's environment contributes to its fingerprint.
 #: NOTE: the OTLP variables, so that pointing live export elsewhere restarts the services.

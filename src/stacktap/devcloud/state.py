@@ -14,7 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from stacktap.devcloud.errors import DevcloudError
+from stacktap.errors import DevcloudError
 
 STATE_VERSION = 1
 

@@ -10,8 +10,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from stacktap.devcloud.errors import DevcloudError
 from stacktap.devcloud.layout import Layout
+from stacktap.errors import DevcloudError
 
 #: What the dev cloud needs; versions come from the constraints file.
 BASE_PACKAGES = ("keystone", "glance", "python-openstackclient", "gunicorn")

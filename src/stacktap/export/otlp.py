@@ -25,6 +25,7 @@ from stacktap.agent.spans import (
     group_by_resource,
     spans_for_calls,
 )
+from stacktap.errors import StacktapError
 from stacktap.store import Trace
 
 #: Spans per export request.
@@ -38,7 +39,7 @@ _EXPORTER_LOGGERS = (
 )
 
 
-class OTLPExportError(OSError):
+class OTLPExportError(StacktapError, OSError):
     """Spans could not be sent (no SDK, bad endpoint, backend down or refusing): one line,
     which names the URL when there is one."""
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stacktap.agent.server.layers import FACTORY_KEY
+from stacktap.errors import StacktapError
 
 APP_KINDS = ("app", "application", "pipeline", "composite", "filter-app")
 _FACTORY_KEYS = (
@@ -30,7 +31,7 @@ _FACTORY_KEYS = (
 )
 
 
-class PasteConfigError(ValueError):
+class PasteConfigError(StacktapError, ValueError):
     """A paste config that cannot be resolved (one line, naming the section)."""
 
 

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from stacktap.errors import StacktapError
 from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
 from stacktap.store.trace import Trace
 
@@ -27,7 +28,7 @@ FORMAT_VERSION = 1
 _DERIVED_CALL_FIELDS = ("seq",)
 
 
-class TraceFileError(ValueError):
+class TraceFileError(StacktapError, ValueError):
     """A file that is not a stacktap JSON trace (one line, for the user)."""
 
 

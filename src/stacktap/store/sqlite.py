@@ -15,6 +15,7 @@ import sqlite3
 import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
+from stacktap.errors import StacktapError
 from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
 from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
@@ -22,7 +23,7 @@ from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 BUSY_TIMEOUT_MS = 10000
 
 
-class StoreError(Exception):
+class StoreError(StacktapError):
     """The store cannot be opened, read or written (one line, for the user)."""
 
 

@@ -13,11 +13,13 @@ import re
 import shlex
 import shutil
 
+from stacktap.errors import StacktapError
+
 _SH_EXEC = re.compile(r"""^'''exec' "?([^"\s]+)"? """)
 _SHELLS = ("sh", "bash", "dash")
 
 
-class WhichError(Exception):
+class WhichError(StacktapError):
     """``stacktap which`` cannot answer (one line, for the user)."""
 
 
