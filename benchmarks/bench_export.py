@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fixtures
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "render"))
 
 from exchange_traces import CATALOG, T0, sample_calls

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.fixtures
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "render"))
 
 from sample_traces import CATALOG, T0, clone_calls, sample_calls

@@ -38,8 +38,7 @@ def test_output_and_exit_code_are_the_commands(tmp_path: Path) -> None:
 
 
 def test_summary_counts_calls_and_services(tmp_path: Path) -> None:
-    sys.path.insert(0, str(Path(__file__).parent.parent / "capture"))
-    from capture_helpers import LocalServer
+    from tests.capture.capture_helpers import LocalServer
 
     server = LocalServer()
     try:

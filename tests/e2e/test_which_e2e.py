@@ -6,16 +6,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from stacktap.which import resolve_command
-
 # NOTE: the fake plugin's wheel builder lives with the unit tests of ``which``.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "which"))
-from fake_osc import FAKEPLUGIN, FAKEPLUGIN_ENTRY_POINTS, build_wheel, make_venv, pip_install
+from tests.which.fake_osc import FAKEPLUGIN, FAKEPLUGIN_ENTRY_POINTS, build_wheel, make_venv, pip_install
+
+from stacktap.which import resolve_command
 
 pytestmark = pytest.mark.e2e
 

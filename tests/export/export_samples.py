@@ -6,10 +6,10 @@ NOTE: a module of its own (not conftest), so test modules can import it by a uni
 
 from __future__ import annotations
 
+from tests.fixtures.cloud import GLANCE, KEYSTONE
+
 from stacktap.model import BODY_JSON, Body, Call, CallSite, Layer, Peer
 
-KEYSTONE = "http://127.0.0.1:5000"
-GLANCE = "http://127.0.0.1:9292"
 SECRET = "s3cr3t-Passw0rd"
 TOKEN_MARK = "{SHA256}5d41402abc4b2a76"
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.fixtures.cloud import GLANCE, KEYSTONE
+
 from stacktap.model import (
     BODY_JSON,
     BODY_STREAM,
@@ -26,8 +28,6 @@ from stacktap.model import (
 )
 from stacktap.store import Store
 
-KEYSTONE = "http://127.0.0.1:5000"
-GLANCE = "http://127.0.0.1:9292"
 IMAGE_ID = "3f0c2b9e-8d7a-4e8b-9c1d-2a3b4c5d6e7f"
 T0 = 1_700_000_000.25
 

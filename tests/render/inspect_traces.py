@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.fixtures.cloud import GLANCE, KEYSTONE, NOVA
+
 from stacktap.model import (
     BODY_BINARY,
     Body,
@@ -20,9 +22,6 @@ from stacktap.model import (
 from stacktap.redact import Redactor
 from stacktap.store import Store, Trace, load_trace
 
-KEYSTONE = "http://127.0.0.1:5000"
-GLANCE = "http://127.0.0.1:9292"
-NOVA = "http://127.0.0.1:8774/v2.1"
 IMAGE_ID = "9e8d7c6b-5a49-4838-a271-605f4e3d2c1b"
 T0 = 1_750_000_000.0
 PASSWORD = "s3cret-Passw0rd"

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.fixtures.cloud import GLANCE, KEYSTONE, NOVA
+
 from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run, new_span_id
 from stacktap.store import Store, Trace, load_trace
 
-KEYSTONE = "http://127.0.0.1:5000"
-GLANCE = "http://127.0.0.1:9292"
-NOVA = "http://127.0.0.1:8774/v2.1"
 SERVER_ID = "4b7f2c1e-8a6d-4e0b-9f3a-1c2d3e4f5a6b"
 IMAGE_ID = "9e8d7c6b-5a49-4838-a271-605f4e3d2c1b"
 T0 = 1_750_000_000.0  # epoch seconds: June 2025

@@ -8,12 +8,10 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.fixtures.cloud import KEYSTONE, NOVA
 
 from stacktap.model import Call, CatalogEntry, Peer, Run
 from stacktap.store import Store, count_calls_and_services, load_trace, service_label
-
-KEYSTONE = "http://127.0.0.1:5000"
-NOVA = "http://127.0.0.1:8774/v2.1"
 
 
 def test_names_discovery_token_and_catalog_calls(tmp_path: Path) -> None:
