@@ -14,7 +14,7 @@ from stacktap.model import (
     BODY_UNREAD,
     Body,
 )
-from stacktap.render.bodies import body_text, has_body
+from stacktap.render.body_text import body_text, has_body
 
 
 @pytest.mark.parametrize(

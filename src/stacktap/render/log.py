@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from stacktap.model import SERVER, Call
-from stacktap.render.bodies import body_text, has_body
+from stacktap.render.body_text import body_text, has_body
 from stacktap.render.calls import format_ms, offset_ms, pick_calls
 from stacktap.store.trace import Trace, service_label
 

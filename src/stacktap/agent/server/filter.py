@@ -40,8 +40,8 @@ from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.context import parse_traceparent, reset_current_span, set_current_span
 from stacktap.agent.faults import report_fault
 from stacktap.agent.rules import IgnoreRules
-from stacktap.agent.server.exchange import ENVIRON_KEY, ServerExchange
 from stacktap.agent.server.handler import describe_app, find_final_app, flask_handler, routes_handler
+from stacktap.agent.server.server_exchange import ENVIRON_KEY, ServerExchange
 from stacktap.agent.server.switch import Switch
 from stacktap.model import new_span_id, new_trace_id
 
@@ -156,10 +156,10 @@ class TraceMiddleware(object):
         finally:
             reset_current_span(token)
         try:
-            from stacktap.agent.server.taps import tap_response
+            from stacktap.agent.server.taps import tap_app_iter
 
             exchange.response_capture = BodyCapture(self.body_cap)
-            return tap_response(
+            return tap_app_iter(
                 result,
                 exchange.response_capture,
                 lambda: self._finish(exchange, environ),

@@ -23,8 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from stacktap.agent.server.exchange import ENVIRON_KEY
 from stacktap.agent.server.handler import routes_handler
+from stacktap.agent.server.server_exchange import ENVIRON_KEY
 from stacktap.model import Layer
 
 FACTORY_KEY = "stacktap.factory"

@@ -103,7 +103,7 @@ class SizedResponseTap(ResponseTap):
         return len(self._iterable)  # type: ignore[arg-type]
 
 
-def tap_response(
+def tap_app_iter(
     iterable: Iterable[bytes],
     capture: Optional[BodyCapture],
     on_close: Callable[[], None],

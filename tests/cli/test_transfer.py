@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from tests.fixtures.otlp_receiver import Receiver
 
-from stacktap.cli.exchange import otlp_endpoint, otlp_headers
 from stacktap.cli.main import cli
+from stacktap.cli.transfer import otlp_endpoint, otlp_headers
 from stacktap.export.otlp import OTLPExportError
 from stacktap.store import Store, load_trace
 
