@@ -23,3 +23,14 @@ def test_a_bad_size_is_a_value_error_and_the_default_from_the_environment() -> N
 def test_booleans_and_headers() -> None:
     assert settings.parse_bool("Yes") and not settings.parse_bool("0") and settings.parse_bool("", True)
     assert settings.merge_headers("a=1,b=2", "b=3") == {"a": "1", "b": "3"}
+
+
+def test_the_bootstrap_reads_the_names_settings_declares() -> None:
+    """sitecustomize reads a few variables before stacktap is importable: the same names."""
+    from pathlib import Path
+
+    import stacktap
+
+    text = (Path(stacktap.__file__).parent / "agent" / "bootstrap" / "sitecustomize.py").read_text()
+    for name in (settings.HOME, settings.DB, settings.OTLP_ENDPOINT, settings.OTLP):
+        assert f'"{name}"' in text

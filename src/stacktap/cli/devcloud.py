@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from stacktap import settings
 from stacktap.cli.options import emit_rows, fail, format_option
 from stacktap.devcloud import clouds, lifecycle
 from stacktap.devcloud.nova import LIMITATION
@@ -23,7 +24,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 dir_option = click.option(
     "--dir",
     "directory",
-    envvar="STACKTAP_DEVCLOUD_DIR",
+    envvar=settings.DEVCLOUD_DIR,
     default=None,
     metavar="DIR",
     help="The dev cloud's directory (default: $STACKTAP_DEVCLOUD_DIR or <user data dir>/stacktap/devcloud).",

@@ -21,6 +21,8 @@ import sys
 
 #: Either of these turns live export on. NOTE: the names of ``stacktap.agent.endpoint``,
 #: repeated so that a process without live export imports nothing to find out.
+# NOTE: literals, not stacktap.settings: they are read before stacktap is importable (the test
+# tests/test_settings.py checks they match settings).
 _LIVE_EXPORT_VARS = ("STACKTAP_OTLP_ENDPOINT", "STACKTAP_OTLP")
 
 
