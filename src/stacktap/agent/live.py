@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 CONTENT_TYPE = "application/json"
 
 #: ``1`` = also send the (redacted, capped) bodies as span events.
-from stacktap.settings import OTLP_BODIES as BODIES_ENV  # noqa: E402
+from stacktap.settings import OTLP_BODIES_OPT  # noqa: E402
 
 MAX_QUEUE = 4096  # spans waiting to be sent; beyond this they are dropped
 BATCH_SIZE = 256  # spans per POST
@@ -315,7 +315,7 @@ def install_from_options(
         merged = headers_from_env(env)
         merged.update(parse_headers(headers) if isinstance(headers, str) else dict(headers or {}))
         if bodies is None:
-            bodies = env.get(BODIES_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+            bodies = OTLP_BODIES_OPT.from_env(env)
         exporter = install(url, merged, bodies=bodies, recorder=recorder)
         if exporter.url != url:
             # NOTE: one exporter per process: the first configuration (usually the
