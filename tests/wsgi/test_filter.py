@@ -250,3 +250,18 @@ def test_paste_body_cap_takes_a_size_as_the_cli_does() -> None:
     middleware = filter_factory({}, body_cap="2M", db="unused.db")(Router())
     assert middleware.body_cap == 2 * 1024 * 1024 == settings.parse_size("2M")
     assert filter_factory({}, body_cap="4096", db="unused.db")(Router()).body_cap == 4096
+
+
+def test_body_cap_2m_in_an_api_paste_ini_loads(tmp_path: Path) -> None:
+    """What paste deploy itself does with ``body_cap = 2M`` (failed with int() before)."""
+    from paste.deploy import loadapp
+
+    ini = tmp_path / "api-paste.ini"
+    ini.write_text(
+        "[pipeline:main]\npipeline = stacktap router\n\n"
+        "[filter:stacktap]\npaste.filter_factory = stacktap.wsgi:filter_factory\n"
+        f"service = glance-api\ndb = {tmp_path / 'stacktap.db'}\nbody_cap = 2M\n\n"
+        "[app:router]\npaste.app_factory = wsgi_apps:make_router\n"
+    )
+    app = loadapp(f"config:{ini}")
+    assert isinstance(app, TraceMiddleware) and app.body_cap == 2 * 1024 * 1024
