@@ -43,6 +43,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
 REDACT_KEYS_ENV = "STACKTAP_REDACT_KEYS"
@@ -70,6 +71,8 @@ SECRET_HEADERS = frozenset(
 _AUTH_HEADERS = frozenset(["authorization", "proxy-authorization"])
 #: Headers holding URLs, which get the URL rules.
 _URL_HEADERS = frozenset(["location", "content-location", "referer"])
+#: Headers holding URLs among other text (``Link: <url>; rel=next``): the message rules.
+_TEXT_URL_HEADERS = frozenset(["link"])
 _COOKIE_HEADERS = frozenset(["cookie", "set-cookie"])
 
 
@@ -190,9 +193,11 @@ class Redactor:
         self.query_keys = SECRET_QUERY_KEYS | normalized
         self.form_keys = self.json_keys | self.query_keys
         self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
-        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | {k.lower() for k in extra}))
-        self._key_needles = _needles(self.json_keys | self.query_keys)
-        self._header_special = self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS
+        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | set(NEEDLES) | {k.lower() for k in extra}))
+        self._key_needles = _needles(self.json_keys | self.query_keys | set(NEEDLES))
+        self._header_special = (
+            self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS | _TEXT_URL_HEADERS
+        )
         self._lock = threading.Lock()
         self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
         self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
@@ -252,6 +257,7 @@ class Redactor:
                     type(value) is str
                     and type(name) is str
                     and name.lower() not in special
+                    and not is_secret_name(name)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
                     and not (self._scan and self._holds_remembered(value))
@@ -288,6 +294,7 @@ class Redactor:
                 # NOTE: the fast path of headers(), same result as _header().
                 if (
                     lname not in special
+                    and not is_secret_name(lname)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
                     and not (self._scan and self._holds_remembered(value))
@@ -304,8 +311,6 @@ class Redactor:
             value = value.decode("latin-1")
         value = str(value)
         lname = name.lower()
-        if lname in self.header_keys:
-            return self.mark(value)
         if lname in _AUTH_HEADERS:
             scheme, sep, credentials = value.strip().partition(" ")
             if not sep:
@@ -315,9 +320,20 @@ class Redactor:
             return self._cookie(value, lname == "set-cookie")
         if lname in _URL_HEADERS:
             return self.url(value)
+        if lname in _TEXT_URL_HEADERS:
+            return self.message(value)
+        if lname in self.header_keys or is_secret_name(lname):
+            return self.mark(value)
         return self._scrub(value)
 
     def _cookie(self, value: str, set_cookie: bool) -> str:
+        if set_cookie and "," in value:
+            # NOTE: several cookies folded into one Set-Cookie (``a=1; Path=/, b=2``); the
+            # comma of an ``Expires=Wed, 21 Oct`` date is not followed by ``name=``.
+            return ", ".join(self._one_cookie(part, True) for part in _FOLDED_COOKIES.split(value))
+        return self._one_cookie(value, set_cookie)
+
+    def _one_cookie(self, value: str, set_cookie: bool) -> str:
         parts = value.split(";")
         out = []
         for index, part in enumerate(parts):
@@ -356,6 +372,7 @@ class Redactor:
             and "?" not in url
             and "[" not in url
             and "]" not in url
+            and "#" not in url
             and url.isascii()
             and not self._may_need_scrub(url)
         )
@@ -373,7 +390,10 @@ class Redactor:
             query = self._pairs_text(query, "&", self.query_keys)
         if self._may_need_scrub(path):
             path = self._scrub(path)
-        if fragment and self._may_need_scrub(fragment):
+        if fragment and "=" in fragment:
+            # NOTE: OAuth implicit grants put the token in the fragment (#access_token=...).
+            fragment = self._pairs_text(fragment, "&", self.query_keys)
+        elif fragment and self._may_need_scrub(fragment):
             fragment = self._scrub(fragment)
         if (netloc, path, query, fragment) == (parts.netloc, parts.path, parts.query, parts.fragment):
             return url
@@ -384,7 +404,7 @@ class Redactor:
         out = []
         for item in text.split(separator):
             name, sep, value = item.partition("=")
-            if sep and _norm(unquote_plus(name)) in keys:
+            if sep and (_norm(unquote_plus(name)) in keys or is_secret_query_name(unquote_plus(name))):
                 out.append("%s=%s" % (name, self.mark(unquote_plus(value))))
             elif sep and "=" in unquote_plus(value) and value != unquote_plus(value):
                 out.append("%s=%s" % (name, self._nested_query(value)))
@@ -499,6 +519,7 @@ class Redactor:
 #: URLs in free text, and bare ``?a=b&c=d`` query strings (``url: /v3/x?password=...``).
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
+_FOLDED_COOKIES = re.compile(r",\s*(?=[^;,=\s]+=)")
 
 
 class _Walk:
@@ -538,13 +559,19 @@ class _Walk:
         keys = self.redactor.json_keys
         norms = {key: _norm(str(key)) for key in obj}
         ec2_pair = any(n in ("secret", "signature") for n in norms.values())
+        patch_secret = False
+        path = obj.get("path")
+        if isinstance(path, str) and "value" in obj and "op" in obj:
+            # NOTE: a JSON patch (ironic, glance): {"op": "add", "path": "/driver_info/
+            # ipmi_password", "value": ...} carries the secret's name in the path.
+            patch_secret = is_secret_name(last_pointer_name(path))
         out: Dict[Any, Any] = {}
         for key, item in obj.items():
             name = norms[key]
             if name in _WHOLE_VALUE_KEYS and item is not None:
                 text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
                 out[key] = self._marked(text)
-            elif name in keys:
+            elif name in keys or is_secret_name(str(key)) or (patch_secret and key == "value"):
                 out[key] = self.value(item, secret=True, parent=name)
             elif isinstance(item, str) and (
                 (name == "id" and parent == "token") or (name == "access" and ec2_pair)
