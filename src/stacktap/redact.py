@@ -44,6 +44,7 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
+from stacktap.redact_values import may_hold_form_secret, redact_forms
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
 REDACT_KEYS_ENV = "STACKTAP_REDACT_KEYS"
@@ -456,7 +457,7 @@ class Redactor:
             redacted = walk.value(document)
             if not walk.changed:
                 return BODY_JSON, text
-            return BODY_JSON, json.dumps(redacted, ensure_ascii=False)
+            return BODY_JSON, walk.suppress_echoes(json.dumps(redacted, ensure_ascii=False))
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
         return self._unparseable(text)
@@ -477,7 +478,7 @@ class Redactor:
         NOTE: one difference: a document nested so deep that the walk itself would hit the
         recursion limit (and be replaced whole) is kept when it holds none of the above.
         """
-        if "\\u" in text or "\\/" in text:
+        if "\\u" in text or "\\/" in text or "-----BEGIN" in text:
             return True
         if ("@" in text or "?" in text) and "/" in text:
             # NOTE: a string that may be an URL with userinfo or a query gets the URL rules,
@@ -529,10 +530,24 @@ class _Walk:
         self.redactor = redactor
         self.scrub = scrub  # NOTE: only when the raw text showed a candidate: saves a scan per string
         self.changed = False
+        self.marked: List[str] = []  # the secrets marked in this document
 
     def _marked(self, value: Any) -> str:
         self.changed = True
-        return self.redactor.mark(value if isinstance(value, str) else str(value))
+        text = value if isinstance(value, str) else str(value)
+        self.marked.append(text)
+        return self.redactor.mark(text)
+
+    def suppress_echoes(self, text: str) -> str:
+        """``text`` (the redacted document, serialized) with every secret marked in it also
+        marked where it is repeated (a password quoted in a description of the same body)."""
+        for value in sorted(set(self.marked), key=len, reverse=True):
+            if len(value) < 6 or value.isdigit() or is_mark(value):
+                continue
+            needle = json.dumps(value, ensure_ascii=False)[1:-1]
+            if needle in text:
+                text = text.replace(needle, mark(value))
+        return text
 
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
         if isinstance(value, dict):
@@ -546,6 +561,10 @@ class _Walk:
             if "?" in value or "@" in value:
                 # NOTE: URLs inside bodies (console URLs, links, temp URLs) get the URL rules.
                 redacted = self.redactor.url(value) if "://" in value or value[:1] == "/" else value
+            if len(redacted) > 1 and redacted[0] in "{[" and redacted[-1] in "}]":
+                redacted = self._json_in_string(redacted)
+            elif may_hold_form_secret(redacted):
+                redacted = redact_forms(redacted, self._marked)
             if self.scrub:
                 redacted = self.redactor._scrub(redacted)
             if redacted != value:
@@ -554,6 +573,21 @@ class _Walk:
         if secret and isinstance(value, (int, float)) and not isinstance(value, bool):
             return self._marked(value)
         return value
+
+    def _json_in_string(self, value: str) -> str:
+        """JSON held in a string (``"config": "{\\"password\\": ...}"``), redacted inside."""
+        try:
+            inner = json.loads(value)
+        except (ValueError, RecursionError):
+            return redact_forms(value, self._marked) if may_hold_form_secret(value) else value
+        if not isinstance(inner, (dict, list)):
+            return value
+        walk = _Walk(self.redactor, scrub=self.scrub)
+        redacted = walk.value(inner)
+        if not walk.changed:
+            return value
+        self.marked.extend(walk.marked)
+        return json.dumps(redacted, ensure_ascii=False)
 
     def mapping(self, obj: Dict[Any, Any], parent: str) -> Dict[Any, Any]:
         keys = self.redactor.json_keys

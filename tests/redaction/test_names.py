@@ -149,3 +149,30 @@ def test_argv_options_and_key_value_pairs() -> None:
     out = redact_argv(argv, lambda v: "M")
     joined = " ".join(out)
     assert "S3cret" not in joined and "mykey" in joined and "name=vm" in joined
+
+
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEAs3cr3tPem\n-----END RSA PRIVATE KEY-----\n"
+CERT = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
+
+
+@pytest.mark.parametrize(
+    "document, secret",
+    [
+        ({"tls": {"pem": PEM}}, "s3cr3tPem"),
+        ({"config": json.dumps({"password": "S3cretInString"})}, "S3cretInString"),
+        ({"kubeconfig_text": "users:\n- name: a\n  user:\n    token: S3cretKube\n"}, "S3cretKube"),
+        ({"user_data": "#cloud-config\ndb_password=S3cretIni\n"}, "S3cretIni"),
+        (
+            {"user": {"password": "S3cretEcho!", "description": "pw is S3cretEcho!"}},
+            "S3cretEcho!",
+        ),
+    ],
+)
+def test_values_by_form_and_echoes(document: dict, secret: str) -> None:
+    _, text = Redactor().body_text(json.dumps(document), "application/json")
+    assert secret not in text
+
+
+def test_certificates_are_kept() -> None:
+    body = json.dumps({"certificate": CERT, "name": "c"})
+    assert Redactor().body_text(body, "application/json")[1] == body
