@@ -34,7 +34,6 @@ NOTE: runs inside traced programs and server processes: Python 3.8+, standard li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -43,6 +42,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+from stacktap.redact_marks import keyed_digest
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
 from stacktap.redact_values import may_hold_form_secret, redact_forms
 
@@ -157,13 +157,14 @@ _FAILED = "<redacted: %s>"
 
 
 def mark(value: str) -> str:
-    """``{SHA256}`` + the first 16 hex digits of sha256(value); a mark is returned as is."""
+    """``{SHA256}`` + the first 16 hex digits of HMAC-SHA256(mark key, value) (see
+    :mod:`stacktap.redact_marks`); a mark is returned as is."""
     try:
         if not isinstance(value, str):
             value = str(value)
         if _WHOLE_MARK_RE.match(value):
             return value
-        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = keyed_digest(value.encode("utf-8", "surrogatepass"))
         return MARK_PREFIX + digest[:16]
     except Exception:  # NOTE: never raise, even on a str subclass with a broken __str__
         return MARK_PREFIX + "0" * 16
