@@ -461,7 +461,7 @@ class Redactor:
             return BODY_JSON, walk.suppress_echoes(json.dumps(redacted, ensure_ascii=False))
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
-        return self._unparseable(text)
+        return self._unparseable(text, ctype in ("", "text/plain", "application/octet-stream"))
 
     def _json_may_hold_secret(self, text: str) -> bool:
         """Whether walking the JSON ``text`` could change anything (False only when sure).
@@ -491,9 +491,14 @@ class Redactor:
                 return True
         return False
 
-    def _unparseable(self, text: str) -> Tuple[str, str]:
+    def _unparseable(self, text: str, plain: bool = False) -> Tuple[str, str]:
         if self._suspect(text):
             return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        word = text.strip()
+        if plain and len(word) >= 8 and not word.isdigit() and not any(c.isspace() for c in word):
+            # NOTE: one long word is a key, a token or a passphrase (a text/plain barbican
+            # payload), not a message: marked whole.
+            return BODY_TEXT, self.mark(word)
         return BODY_TEXT, self._scrub(text)
 
     def json(self, obj: Any) -> Any:
@@ -536,18 +541,25 @@ class _Walk:
     def _marked(self, value: Any) -> str:
         self.changed = True
         text = value if isinstance(value, str) else str(value)
-        self.marked.append(text)
+        if isinstance(value, str):
+            self.marked.append(text)
         return self.redactor.mark(text)
 
     def suppress_echoes(self, text: str) -> str:
         """``text`` (the redacted document, serialized) with every secret marked in it also
         marked where it is repeated (a password quoted in a description of the same body)."""
+        original = text
         for value in sorted(set(self.marked), key=len, reverse=True):
-            if len(value) < 6 or value.isdigit() or is_mark(value):
+            if len(value) < 6 or is_mark(value) or not value.strip("0123456789.eE+-"):
                 continue
             needle = json.dumps(value, ensure_ascii=False)[1:-1]
             if needle in text:
                 text = text.replace(needle, mark(value))
+        if text is not original:
+            try:
+                json.loads(text)
+            except ValueError:  # NOTE: a replacement broke the syntax: mark the whole body
+                return json.dumps(mark(original))
         return text
 
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:

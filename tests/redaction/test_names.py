@@ -176,3 +176,9 @@ def test_values_by_form_and_echoes(document: dict, secret: str) -> None:
 def test_certificates_are_kept() -> None:
     body = json.dumps({"certificate": CERT, "name": "c"})
     assert Redactor().body_text(body, "application/json")[1] == body
+
+
+def test_plain_text_single_word_payload_is_marked() -> None:
+    kind, text = Redactor().body_text("Zm9vYmFyU3VwZXJTZWNyZXQ", "text/plain")
+    assert is_mark(text)
+    assert Redactor().body_text("Not Found", "text/plain")[1] == "Not Found"
