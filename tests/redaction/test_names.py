@@ -179,6 +179,6 @@ def test_certificates_are_kept() -> None:
 
 
 def test_plain_text_single_word_payload_is_marked() -> None:
-    kind, text = Redactor().body_text("Zm9vYmFyU3VwZXJTZWNyZXQ", "text/plain")
+    _kind, text = Redactor().body_text("Zm9vYmFyU3VwZXJTZWNyZXQ", "text/plain")
     assert is_mark(text)
     assert Redactor().body_text("Not Found", "text/plain")[1] == "Not Found"
