@@ -147,3 +147,72 @@ def test_no_secret_marker_reaches_the_store(tmp_path: Path, server: str, client:
     report = {c: f"{len(leaks.get(c, []))}/{n} leaked" for c, n in total.items()}
     print(f"corpus ({client}): {report}")
     assert not leaks, report
+
+
+CHILD = """
+import json, sys
+import requests
+for method, url, headers, body in json.load(open(sys.argv[1])):
+    requests.request(method, url, headers=headers, data=body.encode() if body is not None else None)
+"""
+
+OUTPUTS = [
+    ["log", "last"],
+    ["curl", "last"],
+    ["show", "last", "-f", "json"],
+    ["api"],
+    ["export", "--format", "har", "last"],
+    ["export", "--format", "json", "last"],
+    ["export", "--format", "markdown", "last"],
+]
+
+
+def test_no_secret_marker_reaches_the_store_or_outputs_under_stacktap_run(
+    tmp_path: Path, server: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    sent: list[tuple[str, list[str]]] = []
+    plan = []
+    for index, shape in enumerate(SHAPES):
+        markers: list[str] = []
+        category, method, path, headers, body, ctype, rheaders, rbody, rctype = _fill(list(shape), markers)
+        path = f"/run{index}{path}"
+        rtext = rbody if isinstance(rbody, str) else json.dumps(rbody)
+        _Handler.responses[path] = (rheaders, rtext.encode(), rctype)
+        headers = dict(headers)
+        if ctype:
+            headers["Content-Type"] = ctype
+        encoded = _encode(body)
+        plan.append((method, server + path, headers, encoded.decode() if encoded else None))
+        sent.append((category, markers))
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    (tmp_path / "child.py").write_text(CHILD)
+    db = tmp_path / "corpus.db"
+    env = dict(os.environ, STACKTAP_DB=str(db))
+    stacktap = [str(Path(sys.executable).with_name("stacktap"))]
+    proc = subprocess.run(
+        [*stacktap, "run", "--", sys.executable, str(tmp_path / "child.py"), str(tmp_path / "plan.json")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("corpus.db"))
+    texts = {"store": data.decode("latin-1") + proc.stdout + proc.stderr}
+    for args in OUTPUTS:
+        out = subprocess.run([*stacktap, *args], env=env, capture_output=True, text=True, timeout=120)
+        texts[" ".join(args[:3])] = out.stdout + out.stderr
+    for where in ("log last", "curl last", "export --format har"):
+        assert f"/run{len(SHAPES) - 1}/" in texts[where], (where, texts[where][-2000:])
+    leaks: dict[str, list[str]] = {}
+    total: dict[str, int] = {}
+    for category, markers in sent:
+        total[category] = total.get(category, 0) + len(markers)
+        for marker in markers:
+            for where, text in texts.items():
+                if marker in text:
+                    leaks.setdefault(category, []).append(f"{marker} in {where}")
+    report = {c: f"{len(leaks.get(c, []))}/{n} leaked" for c, n in total.items()}
+    print("corpus (stacktap run):", report)
+    assert not leaks, leaks
