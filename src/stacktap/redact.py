@@ -526,6 +526,8 @@ class Redactor:
 #: URLs in free text, and bare ``?a=b&c=d`` query strings (``url: /v3/x?password=...``).
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
+#: (name key, value key) of objects whose value is named by a sibling.
+_NAMED_VALUE_PAIRS = (("output_key", "output_value"), ("key", "value"), ("name", "value"))
 _FOLDED_COOKIES = re.compile(r",\s*(?=[^;,=\s]+=)")
 
 
@@ -612,13 +614,23 @@ class _Walk:
             # NOTE: a JSON patch (ironic, glance): {"op": "add", "path": "/driver_info/
             # ipmi_password", "value": ...} carries the secret's name in the path.
             patch_secret = is_secret_name(last_pointer_name(path))
+        for name_key, value_key in _NAMED_VALUE_PAIRS:
+            named = obj.get(name_key)
+            if isinstance(named, str) and value_key in obj and is_secret_name(named):
+                # NOTE: a value named by its sibling: heat outputs ({"output_key":
+                # "db_password", "output_value": ...}), {"key": ..., "value": ...} items.
+                patch_secret = True
         out: Dict[Any, Any] = {}
         for key, item in obj.items():
             name = norms[key]
             if name in _WHOLE_VALUE_KEYS and item is not None:
                 text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
                 out[key] = self._marked(text)
-            elif name in keys or is_secret_name(str(key)) or (patch_secret and key == "value"):
+            elif (
+                name in keys
+                or is_secret_name(str(key))
+                or (patch_secret and key in ("value", "output_value"))
+            ):
                 out[key] = self.value(item, secret=True, parent=name)
             elif isinstance(item, str) and (
                 (name == "id" and parent == "token") or (name == "access" and ec2_pair)

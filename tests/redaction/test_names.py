@@ -182,3 +182,16 @@ def test_plain_text_single_word_payload_is_marked() -> None:
     _kind, text = Redactor().body_text("Zm9vYmFyU3VwZXJTZWNyZXQ", "text/plain")
     assert is_mark(text)
     assert Redactor().body_text("Not Found", "text/plain")[1] == "Not Found"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"outputs": [{"output_key": "db_password", "output_value": "S3cretOut1"}]},
+        {"metadata": [{"key": "admin_password", "value": "S3cretOut2"}]},
+        {"properties": [{"name": "root_password", "value": "S3cretOut3"}]},
+    ],
+)
+def test_values_named_by_a_sibling(document: dict) -> None:
+    _, text = Redactor().body_text(json.dumps(document), "application/json")
+    assert "S3cretOut" not in text
