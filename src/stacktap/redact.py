@@ -103,6 +103,7 @@ SECRET_JSON_KEYS = frozenset(
         "api_key",
         "psk",
         "signature",
+        "user_data",
     ]
 )
 #: Query parameters whose value is a secret, normalized.
@@ -122,7 +123,7 @@ SECRET_QUERY_KEYS = frozenset(
     ]
 )
 #: Keys whose whole value is marked, whatever its type.
-_WHOLE_VALUE_KEYS = frozenset(["blob"])
+_WHOLE_VALUE_KEYS = frozenset(["blob", "userdata"])  # nova's base64 user data: mark only
 #: Words whose presence makes an unparseable body suspect (searched case-insensitively).
 _SUSPECT_WORDS = (
     "password",

@@ -195,3 +195,9 @@ def test_plain_text_single_word_payload_is_marked() -> None:
 def test_values_named_by_a_sibling(document: dict) -> None:
     _, text = Redactor().body_text(json.dumps(document), "application/json")
     assert "S3cretOut" not in text
+
+
+def test_nova_user_data_is_marked_whole() -> None:
+    body = json.dumps({"server": {"name": "vm", "user_data": "I2Nsb3VkLWNvbmZpZwpwYXNzd29yZDogeA=="}})
+    _, text = Redactor().body_text(body, "application/json")
+    assert is_mark(json.loads(text)["server"]["user_data"])
