@@ -34,7 +34,6 @@ NOTE: runs inside traced programs and server processes: Python 3.8+, standard li
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -43,6 +42,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+from stacktap.redact_marks import keyed_digest
+from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
+from stacktap.redact_values import may_hold_form_secret, redact_forms
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
 from stacktap.settings import REDACT_KEYS as REDACT_KEYS_ENV
@@ -70,6 +72,8 @@ SECRET_HEADERS = frozenset(
 _AUTH_HEADERS = frozenset(["authorization", "proxy-authorization"])
 #: Headers holding URLs, which get the URL rules.
 _URL_HEADERS = frozenset(["location", "content-location", "referer"])
+#: Headers holding URLs among other text (``Link: <url>; rel=next``): the message rules.
+_TEXT_URL_HEADERS = frozenset(["link"])
 _COOKIE_HEADERS = frozenset(["cookie", "set-cookie"])
 
 
@@ -99,6 +103,7 @@ SECRET_JSON_KEYS = frozenset(
         "api_key",
         "psk",
         "signature",
+        "user_data",
     ]
 )
 #: Query parameters whose value is a secret, normalized.
@@ -118,7 +123,7 @@ SECRET_QUERY_KEYS = frozenset(
     ]
 )
 #: Keys whose whole value is marked, whatever its type.
-_WHOLE_VALUE_KEYS = frozenset(["blob"])
+_WHOLE_VALUE_KEYS = frozenset(["blob", "userdata"])  # nova's base64 user data: mark only
 #: Words whose presence makes an unparseable body suspect (searched case-insensitively).
 _SUSPECT_WORDS = (
     "password",
@@ -153,13 +158,14 @@ _FAILED = "<redacted: %s>"
 
 
 def mark(value: str) -> str:
-    """``{SHA256}`` + the first 16 hex digits of sha256(value); a mark is returned as is."""
+    """``{SHA256}`` + the first 16 hex digits of HMAC-SHA256(mark key, value) (see
+    :mod:`stacktap.redact_marks`); a mark is returned as is."""
     try:
         if not isinstance(value, str):
             value = str(value)
         if _WHOLE_MARK_RE.match(value):
             return value
-        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        digest = keyed_digest(value.encode("utf-8", "surrogatepass"))
         return MARK_PREFIX + digest[:16]
     except Exception:  # NOTE: never raise, even on a str subclass with a broken __str__
         return MARK_PREFIX + "0" * 16
@@ -190,9 +196,11 @@ class Redactor:
         self.query_keys = SECRET_QUERY_KEYS | normalized
         self.form_keys = self.json_keys | self.query_keys
         self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
-        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | {k.lower() for k in extra}))
-        self._key_needles = _needles(self.json_keys | self.query_keys)
-        self._header_special = self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS
+        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | set(NEEDLES) | {k.lower() for k in extra}))
+        self._key_needles = _needles(self.json_keys | self.query_keys | set(NEEDLES))
+        self._header_special = (
+            self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS | _TEXT_URL_HEADERS
+        )
         self._lock = threading.Lock()
         self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
         self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
@@ -252,6 +260,7 @@ class Redactor:
                     type(value) is str
                     and type(name) is str
                     and name.lower() not in special
+                    and not is_secret_name(name)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
                     and not (self._scan and self._holds_remembered(value))
@@ -288,6 +297,7 @@ class Redactor:
                 # NOTE: the fast path of headers(), same result as _header().
                 if (
                     lname not in special
+                    and not is_secret_name(lname)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
                     and not (self._scan and self._holds_remembered(value))
@@ -304,8 +314,6 @@ class Redactor:
             value = value.decode("latin-1")
         value = str(value)
         lname = name.lower()
-        if lname in self.header_keys:
-            return self.mark(value)
         if lname in _AUTH_HEADERS:
             scheme, sep, credentials = value.strip().partition(" ")
             if not sep:
@@ -315,9 +323,20 @@ class Redactor:
             return self._cookie(value, lname == "set-cookie")
         if lname in _URL_HEADERS:
             return self.url(value)
+        if lname in _TEXT_URL_HEADERS:
+            return self.message(value)
+        if lname in self.header_keys or is_secret_name(lname):
+            return self.mark(value)
         return self._scrub(value)
 
     def _cookie(self, value: str, set_cookie: bool) -> str:
+        if set_cookie and "," in value:
+            # NOTE: several cookies folded into one Set-Cookie (``a=1; Path=/, b=2``); the
+            # comma of an ``Expires=Wed, 21 Oct`` date is not followed by ``name=``.
+            return ", ".join(self._one_cookie(part, True) for part in _FOLDED_COOKIES.split(value))
+        return self._one_cookie(value, set_cookie)
+
+    def _one_cookie(self, value: str, set_cookie: bool) -> str:
         parts = value.split(";")
         out = []
         for index, part in enumerate(parts):
@@ -356,6 +375,7 @@ class Redactor:
             and "?" not in url
             and "[" not in url
             and "]" not in url
+            and "#" not in url
             and url.isascii()
             and not self._may_need_scrub(url)
         )
@@ -373,7 +393,10 @@ class Redactor:
             query = self._pairs_text(query, "&", self.query_keys)
         if self._may_need_scrub(path):
             path = self._scrub(path)
-        if fragment and self._may_need_scrub(fragment):
+        if fragment and "=" in fragment:
+            # NOTE: OAuth implicit grants put the token in the fragment (#access_token=...).
+            fragment = self._pairs_text(fragment, "&", self.query_keys)
+        elif fragment and self._may_need_scrub(fragment):
             fragment = self._scrub(fragment)
         if (netloc, path, query, fragment) == (parts.netloc, parts.path, parts.query, parts.fragment):
             return url
@@ -384,7 +407,7 @@ class Redactor:
         out = []
         for item in text.split(separator):
             name, sep, value = item.partition("=")
-            if sep and _norm(unquote_plus(name)) in keys:
+            if sep and (_norm(unquote_plus(name)) in keys or is_secret_query_name(unquote_plus(name))):
                 out.append("%s=%s" % (name, self.mark(unquote_plus(value))))
             elif sep and "=" in unquote_plus(value) and value != unquote_plus(value):
                 out.append("%s=%s" % (name, self._nested_query(value)))
@@ -436,10 +459,10 @@ class Redactor:
             redacted = walk.value(document)
             if not walk.changed:
                 return BODY_JSON, text
-            return BODY_JSON, json.dumps(redacted, ensure_ascii=False)
+            return BODY_JSON, walk.suppress_echoes(json.dumps(redacted, ensure_ascii=False))
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
-        return self._unparseable(text)
+        return self._unparseable(text, ctype in ("", "text/plain", "application/octet-stream"))
 
     def _json_may_hold_secret(self, text: str) -> bool:
         """Whether walking the JSON ``text`` could change anything (False only when sure).
@@ -457,7 +480,7 @@ class Redactor:
         NOTE: one difference: a document nested so deep that the walk itself would hit the
         recursion limit (and be replaced whole) is kept when it holds none of the above.
         """
-        if "\\u" in text or "\\/" in text:
+        if "\\u" in text or "\\/" in text or "-----BEGIN" in text:
             return True
         if ("@" in text or "?" in text) and "/" in text:
             # NOTE: a string that may be an URL with userinfo or a query gets the URL rules,
@@ -469,9 +492,14 @@ class Redactor:
                 return True
         return False
 
-    def _unparseable(self, text: str) -> Tuple[str, str]:
+    def _unparseable(self, text: str, plain: bool = False) -> Tuple[str, str]:
         if self._suspect(text):
             return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        word = text.strip()
+        if plain and len(word) >= 8 and not word.isdigit() and not any(c.isspace() for c in word):
+            # NOTE: one long word is a key, a token or a passphrase (a text/plain barbican
+            # payload), not a message: marked whole.
+            return BODY_TEXT, self.mark(word)
         return BODY_TEXT, self._scrub(text)
 
     def json(self, obj: Any) -> Any:
@@ -499,6 +527,9 @@ class Redactor:
 #: URLs in free text, and bare ``?a=b&c=d`` query strings (``url: /v3/x?password=...``).
 _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
+#: (name key, value key) of objects whose value is named by a sibling.
+_NAMED_VALUE_PAIRS = (("output_key", "output_value"), ("key", "value"), ("name", "value"))
+_FOLDED_COOKIES = re.compile(r",\s*(?=[^;,=\s]+=)")
 
 
 class _Walk:
@@ -508,10 +539,31 @@ class _Walk:
         self.redactor = redactor
         self.scrub = scrub  # NOTE: only when the raw text showed a candidate: saves a scan per string
         self.changed = False
+        self.marked: List[str] = []  # the secrets marked in this document
 
     def _marked(self, value: Any) -> str:
         self.changed = True
-        return self.redactor.mark(value if isinstance(value, str) else str(value))
+        text = value if isinstance(value, str) else str(value)
+        if isinstance(value, str):
+            self.marked.append(text)
+        return self.redactor.mark(text)
+
+    def suppress_echoes(self, text: str) -> str:
+        """``text`` (the redacted document, serialized) with every secret marked in it also
+        marked where it is repeated (a password quoted in a description of the same body)."""
+        original = text
+        for value in sorted(set(self.marked), key=len, reverse=True):
+            if len(value) < 6 or is_mark(value) or not value.strip("0123456789.eE+-"):
+                continue
+            needle = json.dumps(value, ensure_ascii=False)[1:-1]
+            if needle in text:
+                text = text.replace(needle, mark(value))
+        if text is not original:
+            try:
+                json.loads(text)
+            except ValueError:  # NOTE: a replacement broke the syntax: mark the whole body
+                return json.dumps(mark(original))
+        return text
 
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
         if isinstance(value, dict):
@@ -525,6 +577,10 @@ class _Walk:
             if "?" in value or "@" in value:
                 # NOTE: URLs inside bodies (console URLs, links, temp URLs) get the URL rules.
                 redacted = self.redactor.url(value) if "://" in value or value[:1] == "/" else value
+            if len(redacted) > 1 and redacted[0] in "{[" and redacted[-1] in "}]":
+                redacted = self._json_in_string(redacted)
+            elif may_hold_form_secret(redacted):
+                redacted = redact_forms(redacted, self._marked)
             if self.scrub:
                 redacted = self.redactor._scrub(redacted)
             if redacted != value:
@@ -534,17 +590,48 @@ class _Walk:
             return self._marked(value)
         return value
 
+    def _json_in_string(self, value: str) -> str:
+        """JSON held in a string (``"config": "{\\"password\\": ...}"``), redacted inside."""
+        try:
+            inner = json.loads(value)
+        except (ValueError, RecursionError):
+            return redact_forms(value, self._marked) if may_hold_form_secret(value) else value
+        if not isinstance(inner, (dict, list)):
+            return value
+        walk = _Walk(self.redactor, scrub=self.scrub)
+        redacted = walk.value(inner)
+        if not walk.changed:
+            return value
+        self.marked.extend(walk.marked)
+        return json.dumps(redacted, ensure_ascii=False)
+
     def mapping(self, obj: Dict[Any, Any], parent: str) -> Dict[Any, Any]:
         keys = self.redactor.json_keys
         norms = {key: _norm(str(key)) for key in obj}
         ec2_pair = any(n in ("secret", "signature") for n in norms.values())
+        patch_secret = False
+        path = obj.get("path")
+        if isinstance(path, str) and "value" in obj and "op" in obj:
+            # NOTE: a JSON patch (ironic, glance): {"op": "add", "path": "/driver_info/
+            # ipmi_password", "value": ...} carries the secret's name in the path.
+            patch_secret = is_secret_name(last_pointer_name(path))
+        for name_key, value_key in _NAMED_VALUE_PAIRS:
+            named = obj.get(name_key)
+            if isinstance(named, str) and value_key in obj and is_secret_name(named):
+                # NOTE: a value named by its sibling: heat outputs ({"output_key":
+                # "db_password", "output_value": ...}), {"key": ..., "value": ...} items.
+                patch_secret = True
         out: Dict[Any, Any] = {}
         for key, item in obj.items():
             name = norms[key]
             if name in _WHOLE_VALUE_KEYS and item is not None:
                 text = item if isinstance(item, str) else json.dumps(item, sort_keys=True)
                 out[key] = self._marked(text)
-            elif name in keys:
+            elif (
+                name in keys
+                or is_secret_name(str(key))
+                or (patch_secret and key in ("value", "output_value"))
+            ):
                 out[key] = self.value(item, secret=True, parent=name)
             elif isinstance(item, str) and (
                 (name == "id" and parent == "token") or (name == "access" and ec2_pair)

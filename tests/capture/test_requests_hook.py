@@ -16,6 +16,7 @@ from capture_helpers import (
 )
 
 from stacktap.model import BODY_JSON, BODY_NONE, BODY_STREAM, BODY_UNREAD
+from stacktap.redact import mark
 
 
 def test_json_call_recorded_with_its_facts(tmp_path: Path, server: LocalServer) -> None:
@@ -281,5 +282,5 @@ def test_bytes_headers_are_redacted_and_stored_as_text(tmp_path: Path, server: L
     assert proc.stdout == "200\n", proc.stderr
     [call] = stored_calls(db, run.id)
     assert TOKEN.encode() not in db.read_bytes()
-    marked = "{SHA256}" + hashlib.sha256(TOKEN.encode()).hexdigest()[:16]
+    marked = mark(TOKEN)
     assert ("X-Auth-Token", marked) in call.request_headers

@@ -18,7 +18,6 @@ installed ``stacktap`` CLI:
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import re
@@ -36,6 +35,7 @@ from typing import Any
 import pytest
 
 from stacktap.model import CLIENT, SERVER
+from stacktap.redact import mark
 from stacktap.render.run_diff import diff_calls, fold
 from stacktap.store import Store, Trace, load_trace
 
@@ -300,7 +300,7 @@ def test_har_export_is_valid_and_complete(session: Session, key: str) -> None:
     login = [e for e in entries if e["request"]["method"] == "POST" and "/auth/tokens" in e["request"]["url"]]
     assert login and login[0]["response"]["status"] == 201
     sent = json.loads(login[0]["request"]["postData"]["text"])
-    password_mark = "{SHA256}" + hashlib.sha256(session.devcloud.password.encode()).hexdigest()[:16]
+    password_mark = mark(session.devcloud.password)
     assert sent["auth"]["identity"]["password"]["user"]["password"] == password_mark
     if key == "token":
         assert len(tokens) == 0

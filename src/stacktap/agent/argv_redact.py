@@ -1,18 +1,21 @@
 """Command lines can carry secrets (``--os-password``): mark them before they are stored.
 
+Option names and ``key=value`` arguments (``--property db_password=x``) go through the
+name matcher of :mod:`stacktap.redact_names`.
+
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Callable, List, Sequence
 
-_SECRET_OPTION = re.compile(r"^--?[\w-]*(password|secret|token|passcode|private-key)[\w-]*$", re.I)
+from stacktap.redact_names import is_secret_name
 
 
 def redact_argv(argv: Sequence[str], mark: Callable[[str], str]) -> List[str]:
-    """``argv`` with the value of every secret-looking option (``--x v`` or ``--x=v``) marked."""
+    """``argv`` with the value of every secret-looking option (``--x v`` or ``--x=v``) and of
+    every secret-named ``key=value`` argument marked."""
     out: List[str] = []
     secret_next = False
     for arg in argv:
@@ -20,12 +23,12 @@ def redact_argv(argv: Sequence[str], mark: Callable[[str], str]) -> List[str]:
             out.append(mark(arg))
             secret_next = False
             continue
-        if arg.startswith("-") and "=" in arg:
+        if "=" in arg:
             name, _, value = arg.partition("=")
-            if _SECRET_OPTION.match(name):
+            if name and is_secret_name(name.lstrip("-")):
                 out.append("%s=%s" % (name, mark(value)))
                 continue
-        elif _SECRET_OPTION.match(arg):
+        elif arg.startswith("-") and len(arg) > 1 and is_secret_name(arg.lstrip("-")):
             secret_next = True
         out.append(arg)
     return out
