@@ -1,0 +1,47 @@
+"""Store faults: a locked store never stops or changes the traced command (issue #13)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacktap.store import Store
+from stacktap.store import sqlite as store_sqlite
+
+STACKTAP_CLI = [sys.executable, "-c", "from stacktap.cli.main import main; main()"]
+
+
+def test_write_failure_is_not_hidden_by_rollback(tmp_path: Path) -> None:
+    with Store(str(tmp_path / "st.db")) as store:
+        with pytest.raises(sqlite3.Error) as info:
+            store._write([("INSERT INTO no_such_table VALUES (?)", [(1,)])])
+        assert "no transaction is active" not in str(info.value)
+        assert not store.raw().in_transaction
+
+
+def test_locked_store_runs_the_command_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "st.db"
+    Store(str(db)).close()
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
+        code += "from stacktap.cli.main import main; main()"
+        traced = subprocess.run(
+            [sys.executable, "-c", code, "run", "--db", str(db), "--",
+             sys.executable, "-c", "import sys; print('hi'); sys.exit(3)"],
+            capture_output=True, text=True, timeout=60,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert traced.returncode == 3 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    assert len(traced.stderr.splitlines()) <= 1
+    assert store_sqlite.BUSY_TIMEOUT_MS > 200
