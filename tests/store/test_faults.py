@@ -34,9 +34,21 @@ def test_locked_store_runs_the_command_with_one_warning(
         code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
         code += "from stacktap.cli.main import main; main()"
         traced = subprocess.run(
-            [sys.executable, "-c", code, "run", "--db", str(db), "--",
-             sys.executable, "-c", "import sys; print('hi'); sys.exit(3)"],
-            capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-c",
+                code,
+                "run",
+                "--db",
+                str(db),
+                "--",
+                sys.executable,
+                "-c",
+                "import sys; print('hi'); sys.exit(3)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
     finally:
         holder.rollback()
@@ -45,3 +57,27 @@ def test_locked_store_runs_the_command_with_one_warning(
     assert "Traceback" not in traced.stderr
     assert len(traced.stderr.splitlines()) <= 1
     assert store_sqlite.BUSY_TIMEOUT_MS > 200
+
+
+def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
+    db = tmp_path / "st.db"
+    holder = (
+        f"import sqlite3, time; h = sqlite3.connect({str(db)!r}, isolation_level=None);"
+        " h.execute('BEGIN EXCLUSIVE'); print('L', flush=True); time.sleep(1.5)"
+    )
+    child = (
+        f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {holder!r}],"
+        " stdout=subprocess.PIPE).stdout.readline(); print('hi'); sys.exit(5)"
+    )
+    code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
+    code += "from stacktap.cli.main import main; main()"
+    traced = subprocess.run(
+        [sys.executable, "-c", code, "run", "--db", str(db), "--", sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert traced.returncode == 5 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    [line] = traced.stderr.splitlines()
+    assert line.startswith("stacktap: warning: cannot finish run")
