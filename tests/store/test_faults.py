@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -81,3 +83,40 @@ def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
     assert line.startswith("stacktap: warning: cannot finish run")
+
+
+def test_full_disk_at_the_start_runs_the_command_with_one_warning(tmp_path: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = mnt / "st.db"
+        Store(str(db)).close()
+        with contextlib.suppress(OSError), open(mnt / "fill", "wb") as fill:
+            while True:
+                fill.write(b"x" * 4096)
+                fill.flush()
+        traced = subprocess.run(
+            [
+                *STACKTAP_CLI,
+                "run",
+                "--db",
+                str(db),
+                "--",
+                sys.executable,
+                "-c",
+                "import sys; print('hi'); sys.exit(4)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert traced.returncode == 4 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    [line] = traced.stderr.splitlines()
+    assert line.startswith("stacktap: warning: not recording")
