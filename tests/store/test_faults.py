@@ -120,3 +120,31 @@ def test_full_disk_at_the_start_runs_the_command_with_one_warning(tmp_path: Path
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
     assert line.startswith("stacktap: warning: not recording")
+
+
+def test_full_disk_mid_run_keeps_the_exit_code(tmp_path: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    fill = (
+        "import contextlib, sys\n"
+        "with contextlib.suppress(OSError), open({!r}, 'wb') as f:\n"
+        "    while True:\n"
+        "        f.write(b'x' * 4096); f.flush()\n"
+        "print('hi'); sys.exit(6)\n"
+    ).format(str(mnt / "fill"))
+    try:
+        traced = subprocess.run(
+            [*STACKTAP_CLI, "run", "--db", str(mnt / "st.db"), "--", sys.executable, "-c", fill],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert traced.returncode == 6 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    assert len(traced.stderr.splitlines()) <= 1
