@@ -36,7 +36,7 @@ from stacktap.agent.argv_redact import redact_argv
 from stacktap.launcher.env import BODY_CAP_VAR, tracing_env
 from stacktap.model import Run
 from stacktap.settings import parse_size
-from stacktap.store import Store, StoreError, count_calls_and_services, default_db_path
+from stacktap.store import Store, count_calls_and_services, default_db_path
 
 if TYPE_CHECKING:
     import click
@@ -91,7 +91,7 @@ def _start_run(db: str, argv: Sequence[str], label: str | None) -> Run | None:
     try:
         with Store(db) as store:
             store.add_run(run)
-    except StoreError as exc:
+    except Exception as exc:  # NOTE: also sqlite3 errors (locked, disk full)
         _say(f"stacktap: warning: not recording: {exc}")
         return None
     return run
@@ -191,12 +191,12 @@ def execute(
         if collector is not None:
             collector.close()  # NOTE: everything the processes sent is stored before the summary
     if record is not None and not started:
-        with contextlib.suppress(StoreError), Store(path) as store:
+        with contextlib.suppress(Exception), Store(path) as store:
             store.finish_run(record.id, exit_code)
     elif record is not None:
         try:
             _say(_summary(path, record, exit_code))
-        except StoreError as exc:
+        except Exception as exc:  # NOTE: the store never replaces the command's exit code
             _say(f"stacktap: warning: cannot finish run {record.id}: {exc}")
     sys.exit(exit_code)
 

@@ -9,6 +9,7 @@ NOTE: this module is imported inside traced programs (Python 3.8+, standard libr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -230,7 +231,11 @@ class Store:
                 )
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # NOTE: SQLite may already have rolled back (SQLITE_FULL, I/O errors): a ROLLBACK
+            # then raises "no transaction is active", which would hide the real error.
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
 
     def schema_version(self) -> int:
@@ -253,7 +258,11 @@ class Store:
                 changed.append(self._db.executemany(sql, rows).rowcount if rows else 0)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            # NOTE: SQLite may already have rolled back (SQLITE_FULL, I/O errors): a ROLLBACK
+            # then raises "no transaction is active", which would hide the real error.
+            if self._db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
             raise
         return changed
 

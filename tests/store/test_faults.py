@@ -1,0 +1,150 @@
+"""Store faults: a locked store never stops or changes the traced command (issue #13)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stacktap.store import Store
+from stacktap.store import sqlite as store_sqlite
+
+STACKTAP_CLI = [sys.executable, "-c", "from stacktap.cli.main import main; main()"]
+
+
+def test_write_failure_is_not_hidden_by_rollback(tmp_path: Path) -> None:
+    with Store(str(tmp_path / "st.db")) as store:
+        with pytest.raises(sqlite3.Error) as info:
+            store._write([("INSERT INTO no_such_table VALUES (?)", [(1,)])])
+        assert "no transaction is active" not in str(info.value)
+        assert not store.raw().in_transaction
+
+
+def test_locked_store_runs_the_command_with_one_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "st.db"
+    Store(str(db)).close()
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
+        code += "from stacktap.cli.main import main; main()"
+        traced = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                code,
+                "run",
+                "--db",
+                str(db),
+                "--",
+                sys.executable,
+                "-c",
+                "import sys; print('hi'); sys.exit(3)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert traced.returncode == 3 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    assert len(traced.stderr.splitlines()) <= 1
+    assert store_sqlite.BUSY_TIMEOUT_MS > 200
+
+
+def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
+    db = tmp_path / "st.db"
+    holder = (
+        f"import sqlite3, time; h = sqlite3.connect({str(db)!r}, isolation_level=None);"
+        " h.execute('BEGIN EXCLUSIVE'); print('L', flush=True); time.sleep(1.5)"
+    )
+    child = (
+        f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {holder!r}],"
+        " stdout=subprocess.PIPE).stdout.readline(); print('hi'); sys.exit(5)"
+    )
+    code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
+    code += "from stacktap.cli.main import main; main()"
+    traced = subprocess.run(
+        [sys.executable, "-c", code, "run", "--db", str(db), "--", sys.executable, "-c", child],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert traced.returncode == 5 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    [line] = traced.stderr.splitlines()
+    assert line.startswith("stacktap: warning: cannot finish run")
+
+
+def test_full_disk_at_the_start_runs_the_command_with_one_warning(tmp_path: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        db = mnt / "st.db"
+        Store(str(db)).close()
+        with contextlib.suppress(OSError), open(mnt / "fill", "wb") as fill:
+            while True:
+                fill.write(b"x" * 4096)
+                fill.flush()
+        traced = subprocess.run(
+            [
+                *STACKTAP_CLI,
+                "run",
+                "--db",
+                str(db),
+                "--",
+                sys.executable,
+                "-c",
+                "import sys; print('hi'); sys.exit(4)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert traced.returncode == 4 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    [line] = traced.stderr.splitlines()
+    assert line.startswith("stacktap: warning: not recording")
+
+
+def test_full_disk_mid_run_keeps_the_exit_code(tmp_path: Path) -> None:
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    fill = (
+        "import contextlib, sys\n"
+        "with contextlib.suppress(OSError), open({!r}, 'wb') as f:\n"
+        "    while True:\n"
+        "        f.write(b'x' * 4096); f.flush()\n"
+        "print('hi'); sys.exit(6)\n"
+    ).format(str(mnt / "fill"))
+    try:
+        traced = subprocess.run(
+            [*STACKTAP_CLI, "run", "--db", str(mnt / "st.db"), "--", sys.executable, "-c", fill],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        subprocess.run(["umount", str(mnt)])
+    assert traced.returncode == 6 and traced.stdout == "hi\n"
+    assert "Traceback" not in traced.stderr
+    assert len(traced.stderr.splitlines()) <= 1
