@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,21 @@ from stacktap.store import Store
 from stacktap.store import sqlite as store_sqlite
 
 STACKTAP_CLI = [sys.executable, "-c", "from stacktap.cli.main import main; main()"]
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KB tmpfs (as root): a disk that fills up."""
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a small tmpfs")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)])
 
 
 def test_write_failure_is_not_hidden_by_rollback(tmp_path: Path) -> None:
@@ -85,50 +101,37 @@ def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
     assert line.startswith("stacktap: warning: cannot finish run")
 
 
-def test_full_disk_at_the_start_runs_the_command_with_one_warning(tmp_path: Path) -> None:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        db = mnt / "st.db"
-        Store(str(db)).close()
-        with contextlib.suppress(OSError), open(mnt / "fill", "wb") as fill:
-            while True:
-                fill.write(b"x" * 4096)
-                fill.flush()
-        traced = subprocess.run(
-            [
-                *STACKTAP_CLI,
-                "run",
-                "--db",
-                str(db),
-                "--",
-                sys.executable,
-                "-c",
-                "import sys; print('hi'); sys.exit(4)",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        subprocess.run(["umount", str(mnt)])
+def test_full_disk_at_the_start_runs_the_command_with_one_warning(small_tmpfs: Path) -> None:
+    mnt = small_tmpfs
+    db = mnt / "st.db"
+    Store(str(db)).close()
+    with contextlib.suppress(OSError), open(mnt / "fill", "wb") as fill:
+        while True:
+            fill.write(b"x" * 4096)
+            fill.flush()
+    traced = subprocess.run(
+        [
+            *STACKTAP_CLI,
+            "run",
+            "--db",
+            str(db),
+            "--",
+            sys.executable,
+            "-c",
+            "import sys; print('hi'); sys.exit(4)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert traced.returncode == 4 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
     assert line.startswith("stacktap: warning: not recording")
 
 
-def test_full_disk_mid_run_keeps_the_exit_code(tmp_path: Path) -> None:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
+def test_full_disk_mid_run_keeps_the_exit_code(small_tmpfs: Path) -> None:
+    mnt = small_tmpfs
     fill = (
         "import contextlib, sys\n"
         "with contextlib.suppress(OSError), open({!r}, 'wb') as f:\n"
@@ -136,15 +139,12 @@ def test_full_disk_mid_run_keeps_the_exit_code(tmp_path: Path) -> None:
         "        f.write(b'x' * 4096); f.flush()\n"
         "print('hi'); sys.exit(6)\n"
     ).format(str(mnt / "fill"))
-    try:
-        traced = subprocess.run(
-            [*STACKTAP_CLI, "run", "--db", str(mnt / "st.db"), "--", sys.executable, "-c", fill],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        subprocess.run(["umount", str(mnt)])
+    traced = subprocess.run(
+        [*STACKTAP_CLI, "run", "--db", str(mnt / "st.db"), "--", sys.executable, "-c", fill],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert traced.returncode == 6 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     assert len(traced.stderr.splitlines()) <= 1
