@@ -21,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fixtures.pythons import PY38
+
 from stacktap.launcher.env import tracing_env
 from stacktap.model import Call, Run
 from stacktap.store import Store
@@ -211,7 +213,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 
 
 def py38_venv() -> str | None:

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 from capture_helpers import LocalServer, new_run, py38_venv, run_traced, stored_calls
+from tests.fixtures.pythons import PY312
 
 from stacktap.launcher.env import tracing_env
-
-PY312 = "/root/.pyenv/versions/3.12.1/bin/python"
 
 
 def test_shadowed_sitecustomize_still_runs(tmp_path: Path, server: LocalServer) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_otlp_json import parse_otlp_json
+from tests.fixtures import pythons
 from tests.fixtures.otlp_receiver import Receiver
 
 from stacktap.agent.live import LiveExporter
@@ -22,7 +23,7 @@ from stacktap.launcher.env import tracing_env
 from stacktap.model import Call, Run
 from stacktap.store import Store
 
-PY38 = Path("/root/.pyenv/versions/3.8.18/bin/python")
+PY38 = Path(pythons.PY38)
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 from test_otlp_json import parse_otlp_json
+from tests.fixtures import pythons
 from tests.fixtures.otlp_receiver import Receiver
 
 from stacktap.launcher.env import tracing_env
 from stacktap.model import Run
 from stacktap.store import Store
 
-PY38 = Path("/root/.pyenv/versions/3.8.18/bin/python")
+PY38 = Path(pythons.PY38)
 
 #: A traced program that never mentions live export: N requests, then what it imported.
 PROGRAM = textwrap.dedent(

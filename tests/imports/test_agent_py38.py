@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from tests.fixtures.pythons import PY38
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-PY38 = "/root/.pyenv/versions/3.8.18/bin/python"
 
 #: The shared core the agent may use, besides ``stacktap.agent`` itself.
 CORE = [

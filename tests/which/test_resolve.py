@@ -18,10 +18,11 @@ from fake_osc import (
     make_venv,
     pip_install,
 )
+from tests.fixtures.pythons import PY38
 
 from stacktap.which import WhichError, describe, resolve_command
 
-PYTHONS = [p for p in ("/root/.pyenv/versions/3.8.18/bin/python", sys.executable) if os.path.exists(p)]
+PYTHONS = [p for p in (PY38, sys.executable) if os.path.exists(p)]
 
 
 @pytest.fixture(scope="module", params=PYTHONS, ids=lambda p: "py" + Path(p).parts[-3][-6:])
