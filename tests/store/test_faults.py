@@ -15,7 +15,18 @@ import pytest
 from stacktap.store import Store
 from stacktap.store import sqlite as store_sqlite
 
-STACKTAP_CLI = [sys.executable, "-c", "from stacktap.cli.main import main; main()"]
+
+def _traced(db: Path, script: str, busy_timeout_ms: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``stacktap run --db DB -- python -c SCRIPT``, optionally with a shorter busy timeout (fast tests)."""
+    code = "from stacktap.cli.main import main; main()"
+    if busy_timeout_ms is not None:
+        code = f"import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = {busy_timeout_ms}; " + code
+    return subprocess.run(
+        [sys.executable, "-c", code, "run", "--db", str(db), "--", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -41,33 +52,13 @@ def test_write_failure_is_not_hidden_by_rollback(tmp_path: Path) -> None:
         assert not store.raw().in_transaction
 
 
-def test_locked_store_runs_the_command_with_one_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_locked_store_runs_the_command_with_one_warning(tmp_path: Path) -> None:
     db = tmp_path / "st.db"
     Store(str(db)).close()
     holder = sqlite3.connect(str(db), isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
-        code += "from stacktap.cli.main import main; main()"
-        traced = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                code,
-                "run",
-                "--db",
-                str(db),
-                "--",
-                sys.executable,
-                "-c",
-                "import sys; print('hi'); sys.exit(3)",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        traced = _traced(db, "import sys; print('hi'); sys.exit(3)", busy_timeout_ms=200)
     finally:
         holder.rollback()
         holder.close()
@@ -87,14 +78,7 @@ def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
         f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {holder!r}],"
         " stdout=subprocess.PIPE).stdout.readline(); print('hi'); sys.exit(5)"
     )
-    code = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
-    code += "from stacktap.cli.main import main; main()"
-    traced = subprocess.run(
-        [sys.executable, "-c", code, "run", "--db", str(db), "--", sys.executable, "-c", child],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    traced = _traced(db, child, busy_timeout_ms=200)
     assert traced.returncode == 5 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
@@ -109,21 +93,7 @@ def test_full_disk_at_the_start_runs_the_command_with_one_warning(small_tmpfs: P
         while True:
             fill.write(b"x" * 4096)
             fill.flush()
-    traced = subprocess.run(
-        [
-            *STACKTAP_CLI,
-            "run",
-            "--db",
-            str(db),
-            "--",
-            sys.executable,
-            "-c",
-            "import sys; print('hi'); sys.exit(4)",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    traced = _traced(db, "import sys; print('hi'); sys.exit(4)")
     assert traced.returncode == 4 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
@@ -139,12 +109,7 @@ def test_full_disk_mid_run_keeps_the_exit_code(small_tmpfs: Path) -> None:
         "        f.write(b'x' * 4096); f.flush()\n"
         "print('hi'); sys.exit(6)\n"
     ).format(str(mnt / "fill"))
-    traced = subprocess.run(
-        [*STACKTAP_CLI, "run", "--db", str(mnt / "st.db"), "--", sys.executable, "-c", fill],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    traced = _traced(mnt / "st.db", fill)
     assert traced.returncode == 6 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     assert len(traced.stderr.splitlines()) <= 1
