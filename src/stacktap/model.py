@@ -121,7 +121,8 @@ class Body:
 
 @dataclass
 class CallSite:
-    """The Python code that issued a call: the first frame outside HTTP/auth plumbing."""
+    """A place in Python code: where a client call was issued (the first frame outside
+    HTTP/auth plumbing), or the handler that answered a server-side request."""
 
     file: str
     line: int
@@ -251,6 +252,8 @@ class Call:
     duration: Optional[float] = None  # seconds from start to the end of the response body
     request_id: Optional[str] = None  # x-openstack-request-id / x-compute-request-id
     global_request_id: Optional[str] = None  # openstack-request-id sent by the caller
+    #: Client side: the code that issued the call; server side: the handler that answered it
+    #: (the controller method's file and ``def`` line).
     call_site: Optional[CallSite] = None
     stack: List[str] = field(default_factory=list)  # compact ``file:line:function`` frames above
     error_type: Optional[str] = None

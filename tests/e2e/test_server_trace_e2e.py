@@ -68,6 +68,11 @@ def test_image_list_gives_one_trace_with_glance_and_keystone(devcloud) -> None: 
     glance = _server_call(trace, "glance-api", "/v2/images")
     assert glance.handler == "ImagesController.index"
     assert glance.status == 200
+    # the handler's source: glance's own file, at the line of ``def index``
+    site = glance.call_site
+    assert site is not None and site.file.endswith("glance/api/v2/images.py"), site
+    with open(site.file, encoding="utf-8") as source:
+        assert source.read().splitlines()[site.line - 1].lstrip().startswith("def index("), site
     names = [layer.name for layer in glance.layers]
     assert "authtoken" in names and names.index("cors") < names.index("authtoken")
     assert not any(layer.answered for layer in glance.layers)

@@ -32,11 +32,14 @@ def test_call_rows_are_in_tree_order_with_server_records_indented(tmp_path: Path
 
 def test_call_rows_without_indent_carry_side_and_depth(tmp_path: Path) -> None:
     rows = call_rows(write_sample(tmp_path / "s.db"), indent=False)
-    assert [(row[3], row[-2], row[-1]) for row in rows[2:5]] == [
+    assert [(row[3], row[-3], row[-2]) for row in rows[2:5]] == [
         ("glance", "client", 0),
         ("glance-api", "server", 1),
         ("keystone", "client", 2),
     ]
+    # Source: the absolute file:line of the call site (client); none known for the sample server
+    assert rows[2][-1] == "/venv/lib/python3.12/site-packages/openstackclient/image/v2/image.py:900"
+    assert rows[3][-1] is None
 
 
 def test_run_rows() -> None:

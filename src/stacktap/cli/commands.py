@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "log": ("stacktap.cli.inspect", "log"),
     "curl": ("stacktap.cli.inspect", "curl"),
     "catalog": ("stacktap.cli.inspect", "catalog"),
+    "open": ("stacktap.cli.source", "open_source"),
     "diagram": ("stacktap.cli.pictures", "diagram"),
     "report": ("stacktap.cli.pictures", "report"),
     "export": ("stacktap.cli.transfer", "export"),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
-from stacktap.model import BODY_NONE, Body, Call
+from stacktap.model import BODY_NONE, Body, Call, CallSite
 from stacktap.render.curl import ShellVariables, body_note, curl_command
 from stacktap.render.sequence import request_text, response_text, service_name
 from stacktap.store.trace import Trace, service_label
@@ -53,6 +54,15 @@ def _error(call: Call) -> str | None:
 
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 3)
+
+
+def source_links(site: CallSite | None) -> dict[str, str] | None:
+    """Links that open ``site`` in an editor: VS Code's URL handler (``vscode://file/PATH:LINE``)
+    and a plain ``file:`` URL (any browser or file manager)."""
+    if site is None or not site.file.startswith("/"):
+        return None  # NOTE: a relative or ``<string>`` file name leads nowhere
+    path = quote(site.file)
+    return {"vscode": f"vscode://file{path}:{site.line}", "file": f"file://{path}"}
 
 
 def call_detail(
@@ -99,6 +109,7 @@ def call_detail(
         "global_request_id": call.global_request_id,
         "call_site": site.label if site else None,
         "call_site_at": f"{site.file}:{site.line}" if site else None,
+        "source_links": source_links(site),
         "stack": list(call.stack),
         "error": _error(call),
         "handler": call.handler,

@@ -14,8 +14,9 @@ from stacktap.store.trace import Trace, service_label
 Rows = list[list[Any]]
 
 CALL_COLUMNS = ["#", "Offset (ms)", "Duration (ms)", "Service", "Method", "Path", "Status", "Call site"]
-#: Extra columns for the machine formats (json/yaml/value), which do not indent.
-CALL_TREE_COLUMNS = ["Side", "Depth"]
+#: Extra columns for the machine formats (json/yaml/value), which do not indent; ``Source`` is
+#: the absolute ``file:line`` of the call site (client) or of the handler's ``def`` (server).
+CALL_TREE_COLUMNS = ["Side", "Depth", "Source"]
 RUN_COLUMNS = ["ID", "Started", "Kind", "Command", "Calls", "Exit", "Duration (s)"]
 CATALOG_COLUMNS = ["Type", "Name", "Interface", "Region", "URL"]
 
@@ -37,6 +38,12 @@ def _where(call: Call) -> str:
         count = len(call.layers)
         return f"{handler} ({count} layer{'' if count == 1 else 's'})" if count else handler
     return call.call_site.label if call.call_site else ""
+
+
+def source_location(call: Call) -> str | None:
+    """``/abs/path/file.py:LINE`` of the code on this side of the call, if known."""
+    site = call.call_site
+    return f"{site.file}:{site.line}" if site else None
 
 
 def _service(call: Call) -> str:
@@ -66,7 +73,7 @@ def call_rows(trace: Trace, indent: bool = True) -> Rows:
             _where(call),
         ]
         if not indent:
-            row += [call.side, depth]
+            row += [call.side, depth, source_location(call)]
         rows.append(row)
     return rows
 

@@ -40,7 +40,15 @@ from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.context import parse_traceparent, reset_current_span, set_current_span
 from stacktap.agent.faults import report_fault
 from stacktap.agent.rules import IgnoreRules
-from stacktap.agent.server.handler import describe_app, find_final_app, flask_handler, routes_handler
+from stacktap.agent.server.handler import (
+    describe_app,
+    find_final_app,
+    flask_handler,
+    flask_handler_callable,
+    routes_handler,
+    routes_handler_callable,
+)
+from stacktap.agent.server.handler_source import handler_site
 from stacktap.agent.server.server_exchange import ENVIRON_KEY, ServerExchange
 from stacktap.agent.server.switch import Switch
 from stacktap.model import new_span_id, new_trace_id
@@ -235,6 +243,8 @@ class TraceMiddleware(object):
         """Fill the routes controller/action (or Flask view) and the final app's name."""
         if exchange.handler is None:
             exchange.handler = routes_handler(environ)
+            if exchange.handler is not None:
+                exchange.handler_site = handler_site(routes_handler_callable(environ))
         if exchange.final_app is not None and exchange.handler is not None:
             return
         # NOTE: urlmaps extend SCRIPT_NAME in place: by now it names the branch taken.
@@ -252,6 +262,12 @@ class TraceMiddleware(object):
             exchange.handler = flask_handler(
                 exchange.werkzeug_request, exchange.method, flask_app, exchange.path_info
             )
+            if exchange.handler is not None:
+                exchange.handler_site = handler_site(
+                    flask_handler_callable(
+                        exchange.werkzeug_request, exchange.method, flask_app, exchange.path_info
+                    )
+                )
 
 
 def _path_of(url: str) -> str:

@@ -18,7 +18,7 @@ NOTE: standard library only, Python 3.8+ (runs inside service processes).
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 # Where middlewares keep the app they wrap, most common first.
 _NEXT_ATTRS = ("application", "app", "_app", "_application", "wrapped", "wrap_app", "next_app", "wsgi_app")
@@ -53,6 +53,33 @@ def routes_handler(environ: Dict[str, Any]) -> Optional[str]:
     return "%s.%s" % (name, action) if action else name
 
 
+def routes_handler_callable(environ: Dict[str, Any]) -> Any:
+    """The controller method the routes match in ``environ`` leads to (``ServersController.detail``
+    as a bound method), or None."""
+    args = environ.get("wsgiorg.routing_args")
+    if not args or len(args) < 2 or not isinstance(args[1], dict):
+        return None
+    controller = args[1].get("controller")
+    action = args[1].get("action")
+    if controller is None or not isinstance(action, str):
+        return None
+    inner = getattr(controller, "controller", controller)  # nova/glance wsgi.Resource
+    return getattr(inner, action, None)
+
+
+def _flask_view(
+    request: Any, method: str, final_app: Any, path_info: Optional[str]
+) -> Tuple[Optional[str], Any]:
+    """The endpoint and view function that serve ``method`` on a Flask app (see ``flask_handler``)."""
+    rule = getattr(request, "url_rule", None)
+    endpoint = getattr(rule, "endpoint", None)
+    if not endpoint and path_info is not None:
+        endpoint = flask_endpoint(final_app, method, path_info)
+    if not endpoint:
+        return None, None
+    return str(endpoint), getattr(final_app, "view_functions", {}).get(endpoint)
+
+
 def flask_handler(
     request: Any, method: str, final_app: Any, path_info: Optional[str] = None
 ) -> Optional[str]:
@@ -61,20 +88,24 @@ def flask_handler(
     Without the request (see ``flask_endpoint``), the endpoint is matched again from
     ``path_info`` against the app's URL map.
     """
-    rule = getattr(request, "url_rule", None)
-    endpoint = getattr(rule, "endpoint", None)
-    if not endpoint and path_info is not None:
-        endpoint = flask_endpoint(final_app, method, path_info)
-    if not endpoint:
+    endpoint, view = _flask_view(request, method, final_app, path_info)
+    if endpoint is None:
         return None
-    view = getattr(final_app, "view_functions", {}).get(endpoint)
     view_class = getattr(view, "view_class", None)
-    method = method.lower()
     if view_class is not None:
-        return "%s.%s" % (view_class.__name__, method)
+        return "%s.%s" % (view_class.__name__, method.lower())
     if view is not None:
-        return getattr(view, "__qualname__", str(endpoint))
-    return str(endpoint)
+        return getattr(view, "__qualname__", endpoint)
+    return endpoint
+
+
+def flask_handler_callable(request: Any, method: str, final_app: Any, path_info: Optional[str] = None) -> Any:
+    """The function behind ``flask_handler``'s name: the Resource's method, or the view."""
+    _endpoint, view = _flask_view(request, method, final_app, path_info)
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        return getattr(view_class, method.lower(), None)
+    return view
 
 
 def flask_endpoint(app: Any, method: str, path_info: str) -> Optional[str]:

@@ -17,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 from stacktap.agent.body_capture import BodyCapture
-from stacktap.model import BODY_NONE, BODY_UNREAD, SERVER, Body, Call, Layer
+from stacktap.model import BODY_NONE, BODY_UNREAD, SERVER, Body, Call, CallSite, Layer
 from stacktap.paths import default_port
 
 #: The environ key holding the ServerExchange of the request (layers and nested filters look here).
@@ -69,6 +69,7 @@ class ServerExchange(object):
         "error",
         "final_app",
         "handler",
+        "handler_site",
         "headers",
         "layers",
         "method",
@@ -121,6 +122,8 @@ class ServerExchange(object):
         self.layers: Optional[List[Layer]] = [] if record_layers else None
         self.open_layers: Dict[int, Layer] = {}  # id(layer wrapper) -> its Layer, this request
         self.handler: Optional[str] = None
+        #: Where the handler's code is (file and ``def`` line): the server side's ``call_site``.
+        self.handler_site: Optional[CallSite] = None
         self.final_app: Optional[str] = None
         self.werkzeug_request: Any = None
 
@@ -184,6 +187,7 @@ class ServerExchange(object):
             response_body=self._response_body(),
             time_to_headers=self.time_to_headers,
             duration=self.duration,
+            call_site=self.handler_site,
             handler=self.handler,
             app=self.final_app,
             layers=self.layers or [],

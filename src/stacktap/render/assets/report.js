@@ -118,7 +118,19 @@
     headers(detail, "Response headers", call.response_headers);
     addBody(detail, "Response body", call.response_body);
     if (call.call_site || call.stack.length) {
-      section(detail, "Call site");
+      section(detail, call.side === "server" ? "Handler source" : "Call site");
+      if (call.source_links) {
+        var links = el("p", "source", "");
+        var editor = el("a", "source-vscode", call.call_site_at);
+        editor.href = call.source_links.vscode;
+        editor.title = "open in VS Code";
+        var plain = el("a", "source-file", "file");
+        plain.href = call.source_links.file;
+        links.appendChild(editor);
+        links.appendChild(document.createTextNode(" \u00b7 "));
+        links.appendChild(plain);
+        detail.appendChild(links);
+      }
       var lines = [];
       if (call.call_site) { lines.push(call.call_site + "  (" + call.call_site_at + ")"); }
       if (call.stack.length) { lines.push("", "stack (outermost first):"); lines = lines.concat(call.stack); }
