@@ -59,3 +59,33 @@ def test_statements_under_a_traced_request_are_recorded_without_their_values(tmp
     assert calls[0].url.startswith("sqlite://") and calls[0].duration is not None
     assert SECRET.encode() not in dump
     assert b"untraced" not in dump
+
+
+_PROGRAM = """
+import sqlalchemy
+from stacktap.agent import context
+
+engine = sqlalchemy.create_engine("sqlite://")
+with engine.begin() as conn:
+    conn.execute(sqlalchemy.text("SELECT 1"))  # outside traced work
+context.set_current_span("ef" * 16, "12" * 8)
+with engine.begin() as conn:
+    conn.execute(sqlalchemy.text("SELECT 2"))
+print("ok")
+"""
+
+
+@pytest.mark.parametrize(("untraced", "expected"), [("0", ["SELECT 2"]), ("1", ["SELECT 1", "SELECT 2"])])
+def test_the_bootstrap_hooks_sqlalchemy_when_the_program_imports_it(
+    tmp_path: Path, untraced: str, expected: list
+) -> None:
+    from capture_helpers import new_run, run_traced, stored_calls
+
+    db = tmp_path / "s.db"
+    run = new_run(db)
+    proc = run_traced(_PROGRAM, db, run_id=run.id, extra_env={"STACKTAP_DB_UNTRACED": untraced})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ok\n" and proc.stderr == ""
+    calls = [c for c in stored_calls(db, run.id) if c.kind == KIND_DB]
+    assert [c.attributes["statement"] for c in calls] == expected
+    assert calls[-1].parent_span_id == "12" * 8
