@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -48,3 +50,28 @@ def test_missing_rabbitmq_is_one_line_naming_the_package(
         rabbitmq.start_broker(tmp_path / "broker")
     message = str(info.value)
     assert "apt-get install rabbitmq-server" in message and "\n" not in message
+
+
+def test_a_crashed_broker_is_restarted_on_the_same_port(tmp_path: Path) -> None:
+    url = rabbitmq.start_broker(tmp_path)
+    try:
+        pid = rabbitmq.running_pid(tmp_path)
+        assert pid is not None
+        os.killpg(pid, signal.SIGKILL)  # a crash: the pid file stays behind
+        again = rabbitmq.start_broker(tmp_path)
+        assert again == url
+        assert rabbitmq.running_pid(tmp_path) not in (None, pid)
+        assert rabbitmq.accepts_amqp(_port(url))
+    finally:
+        rabbitmq.stop_broker(tmp_path)
+
+
+def test_a_broker_that_dies_while_starting_names_its_log(tmp_path: Path) -> None:
+    rabbitmq.start_broker(tmp_path)
+    rabbitmq.stop_broker(tmp_path)
+    (tmp_path / ".erlang.cookie").chmod(0o644)  # erlang refuses a cookie others can read
+    with pytest.raises(DevcloudError) as info:
+        rabbitmq.start_broker(tmp_path, timeout=60)
+    message = str(info.value)
+    assert "rabbitmq exited" in message and str(tmp_path / "log" / "rabbitmq-server.out") in message
+    assert rabbitmq.running_pid(tmp_path) is None
