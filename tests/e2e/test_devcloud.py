@@ -98,6 +98,22 @@ def test_placement_answers_through_osc_placement(devcloud: Any) -> None:
     assert {"VCPU", "MEMORY_MB", "DISK_GB"} <= classes
 
 
+def test_traced_placement_records_what_it_serves(devcloud: Any) -> None:
+    if not devcloud.traced:
+        pytest.fail("this stacktap cannot trace servers")
+    openstack(devcloud, "resource", "provider", "list")
+    from stacktap.store import Store
+
+    deadline = time.monotonic() + 30
+    served = 0
+    while time.monotonic() < deadline and not served:
+        with Store(str(devcloud.db), create=False) as store:
+            runs = [run for run in store.runs() if run.kind == "server" and run.label == "placement-api"]
+            served = sum(len(store.calls(run.id)) for run in runs)
+        time.sleep(0.5)
+    assert served > 0
+
+
 def test_os_cloud_from_clouds_yaml(devcloud: Any) -> None:
     env = {k: v for k, v in devcloud.env.items() if not k.startswith("OS_")}
     env["OS_CLIENT_CONFIG_FILE"] = str(devcloud.dir / "clouds.yaml")
