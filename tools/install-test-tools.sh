@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the browser-facing tests need and pip cannot give:
+#   - Debian's RabbitMQ and MariaDB servers (run by the dev cloud and tests as nodes of their own),
 #   - Debian's Chromium (the real browser the HTML report and Mermaid diagrams are checked in),
 #   - Node tools from npm into tools/node_modules: mermaid-cli (renders Mermaid with that
 #     Chromium), har-validator + har-schema (HAR 1.2 JSON schemas), playwright-core.
@@ -15,6 +16,18 @@ if ! command -v chromium >/dev/null 2>&1; then
         sudo apt-get update -qq
         sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     fi
+fi
+
+# Debian packages the dev cloud runs as nodes of its own (never as system services):
+# rabbitmq-server (nova's message bus, stacktap.devcloud.rabbitmq) and mariadb-server.
+missing=()
+for pkg in rabbitmq-server mariadb-server; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
+    $sudo_ apt-get update -qq
+    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [ ! -x "$here/node_modules/.bin/mmdc" ] || [ ! -d "$here/node_modules/har-validator" ]; then

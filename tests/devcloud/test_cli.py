@@ -87,7 +87,7 @@ def test_status_when_nothing_runs_exits_1(tmp_path: Path) -> None:
     layout = _saved_state(tmp_path)
     code, out, _ = _run("status", "--dir", str(layout.root))
     assert code == 1
-    assert out.count("stopped") == 3 and str(layout.log("glance")) in out
+    assert out.count("stopped") == 4 and str(layout.log("glance")) in out
     assert "server create" in out
 
 

@@ -51,8 +51,14 @@ def test_token_issue(devcloud: Any) -> None:
 
 def test_catalog_lists_each_service_on_its_port(devcloud: Any) -> None:
     catalog = {entry["Type"]: entry for entry in openstack_json(devcloud, "catalog", "list")}
-    assert {"identity", "image", "compute"} <= set(catalog)
-    for service_type, name in (("identity", "keystone"), ("image", "glance"), ("compute", "nova")):
+    assert {"identity", "image", "compute", "placement"} <= set(catalog)
+    services = (
+        ("identity", "keystone"),
+        ("image", "glance"),
+        ("compute", "nova"),
+        ("placement", "placement"),
+    )
+    for service_type, name in services:
         urls = {endpoint["url"] for endpoint in catalog[service_type]["Endpoints"]}
         assert any(url.startswith(devcloud.urls[name]) for url in urls), (service_type, urls)
 
@@ -83,6 +89,29 @@ def test_flavor_list_has_the_bootstrapped_flavors(devcloud: Any) -> None:
 
 def test_server_list_answers(devcloud: Any) -> None:
     assert openstack_json(devcloud, "server", "list") == []
+
+
+def test_placement_answers_through_osc_placement(devcloud: Any) -> None:
+    # NOTE: no compute yet, so no resource provider; an empty list proves auth, catalog and schema.
+    assert openstack_json(devcloud, "resource", "provider", "list") == []
+    classes = {row["name"] for row in openstack_json(devcloud, "resource", "class", "list")}
+    assert {"VCPU", "MEMORY_MB", "DISK_GB"} <= classes
+
+
+def test_traced_placement_records_what_it_serves(devcloud: Any) -> None:
+    if not devcloud.traced:
+        pytest.fail("this stacktap cannot trace servers")
+    openstack(devcloud, "resource", "provider", "list")
+    from stacktap.store import Store
+
+    deadline = time.monotonic() + 30
+    served = 0
+    while time.monotonic() < deadline and not served:
+        with Store(str(devcloud.db), create=False) as store:
+            runs = [run for run in store.runs() if run.kind == "server" and run.label == "placement-api"]
+            served = sum(len(store.calls(run.id)) for run in runs)
+        time.sleep(0.5)
+    assert served > 0
 
 
 def test_os_cloud_from_clouds_yaml(devcloud: Any) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.services import GLANCE, KEYSTONE, NOVA, REGION
+from stacktap.devcloud.services import GLANCE, KEYSTONE, NOVA, PLACEMENT, REGION
 from stacktap.devcloud.state import State
 from stacktap.errors import DevcloudError
 
@@ -113,6 +113,15 @@ def nova_conf(layout: Layout, state: State) -> Sections:
     }
 
 
+def placement_conf(layout: Layout, state: State) -> Sections:
+    return {
+        "DEFAULT": {"use_stderr": "true"},
+        "api": {"auth_strategy": "keystone"},
+        "placement_database": {"connection": layout.sqlite_url("placement")},
+        "keystone_authtoken": _authtoken(state),
+    }
+
+
 def config_files(layout: Layout, service: str) -> list[Path]:
     """The files a running ``service`` reads: a change in them means a restart."""
     etc = layout.etc(service)
@@ -120,6 +129,7 @@ def config_files(layout: Layout, service: str) -> list[Path]:
         KEYSTONE.name: ["keystone.conf"],
         GLANCE.name: ["glance-api.conf", PASTE_NAME[GLANCE.name]],
         NOVA.name: ["nova.conf", PASTE_NAME[NOVA.name]],
+        PLACEMENT.name: ["placement.conf"],
     }[service]
     return [etc / name for name in names]
 
@@ -143,7 +153,12 @@ def write_all(
     instrument: Callable[[str, str], str] | None = None,
 ) -> None:
     """Write the ini files of ``services``; ``instrument(text, service)`` rewrites paste files."""
-    writers = {KEYSTONE.name: keystone_conf, GLANCE.name: glance_conf, NOVA.name: nova_conf}
+    writers = {
+        KEYSTONE.name: keystone_conf,
+        GLANCE.name: glance_conf,
+        NOVA.name: nova_conf,
+        PLACEMENT.name: placement_conf,
+    }
     process = {GLANCE.name: GLANCE.process, NOVA.name: NOVA.process}
     for service in services:
         etc = layout.etc(service)

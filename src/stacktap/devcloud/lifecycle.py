@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from stacktap.devcloud import clouds, config, glance, keystone, nova, ports, processes, venv
+from stacktap.devcloud import clouds, config, glance, keystone, nova, placement, ports, processes, venv
 from stacktap.devcloud import state as state_file
 from stacktap.devcloud import tracing as tracing_module
 from stacktap.devcloud.http import health
 from stacktap.devcloud.keystone_api import KeystoneAdmin
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import clean_env
-from stacktap.devcloud.services import ALL, GLANCE, HOST, KEYSTONE, NOVA, ServiceSpec, selected
+from stacktap.devcloud.services import ALL, GLANCE, HOST, KEYSTONE, NOVA, PLACEMENT, ServiceSpec, selected
 from stacktap.devcloud.state import State
 from stacktap.errors import DevcloudError
 
@@ -137,7 +137,7 @@ def up(directory: str | None, options: UpOptions, say: Say) -> tuple[Layout, Sta
         venv.ensure(layout, current.python, current.with_nova, say)
         specs = selected(current.with_nova)
         config.write_all(layout, current, [s.name for s in specs], tracer.instrument if tracer else None)
-        for module in (keystone, glance, nova) if current.with_nova else (keystone, glance):
+        for module in (keystone, glance, nova, placement) if current.with_nova else (keystone, glance):
             module.bootstrap(layout, current, say)
             state_file.save(layout.state_file, current)
 
@@ -156,8 +156,10 @@ def _serve(layout: Layout, current: State, plans: list[_Plan], say: Say) -> None
                 started.append((plan, proc))
         for plan, proc in started:
             processes.wait_healthy(layout, plan.spec, plan.port, proc, START_TIMEOUT)  # type: ignore[arg-type]
-        if not current.with_nova and processes.stop(layout, NOVA.name):
-            say("stopped nova (--without-nova)")
+        if not current.with_nova:
+            for spec in (NOVA, PLACEMENT):
+                if processes.stop(layout, spec.name):
+                    say(f"stopped {spec.name} (--without-nova)")
         _register_catalog(current)
     except BaseException as exc:
         names = [plan.spec.name for plan, _ in started]
@@ -200,8 +202,13 @@ def _register_catalog(current: State) -> None:
         compute = admin.ensure_service(NOVA.catalog_type, NOVA.name)
         admin.ensure_endpoints(compute, compute_url, ("public", "internal"))
         nova.ensure_flavors(compute_url, admin.token)
+        placement_service = admin.ensure_service(PLACEMENT.catalog_type, PLACEMENT.name)
+        admin.ensure_endpoints(
+            placement_service, PLACEMENT.endpoint_url(current.ports[PLACEMENT.name]), ("public", "internal")
+        )
     else:
         admin.remove_service(NOVA.catalog_type, NOVA.name)
+        admin.remove_service(PLACEMENT.catalog_type, PLACEMENT.name)
 
 
 def down(directory: str | None) -> list[str]:

@@ -1,4 +1,4 @@
-"""The three services of the dev cloud: how each is served and named in the catalog."""
+"""The services of the dev cloud: how each is served and named in the catalog."""
 
 from __future__ import annotations
 
@@ -42,11 +42,24 @@ NOVA = ServiceSpec(
     "nova", "nova-api", "nova.wsgi.osapi_compute:application", "OS_NOVA_CONFIG_DIR", "compute", "/v2.1"
 )
 
-ALL = (KEYSTONE, GLANCE, NOVA)
+PLACEMENT = ServiceSpec(
+    "placement",
+    "placement-api",
+    "placement.wsgi.api:application",
+    "OS_PLACEMENT_CONFIG_DIR",
+    "placement",
+    "",
+)
+
+ALL = (KEYSTONE, GLANCE, NOVA, PLACEMENT)
+
+#: The apps that are not built from a paste file: traced through ``stacktap.wsgi.wrap``.
+NO_PASTE = (KEYSTONE, PLACEMENT)
 
 
 def selected(with_nova: bool) -> tuple[ServiceSpec, ...]:
     """The services a cloud runs, keystone first (the others need it to validate tokens)."""
+    # NOTE: placement comes with nova (nova-compute and the scheduler need it).
     return ALL if with_nova else (KEYSTONE, GLANCE)
 
 

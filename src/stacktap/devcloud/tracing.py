@@ -2,7 +2,7 @@
 
 ``stacktap.launcher.env.tracing_env`` gives each service process the environment that loads the
 capture hook; ``stacktap.paste.install.instrument_paste_ini`` puts the server filter into glance's
-and nova's paste pipelines; keystone (a Flask app, no paste) is served through
+and nova's paste pipelines; keystone and placement (no paste) are served through
 ``stacktap.wsgi.wrap:application`` with ``STACKTAP_WRAP_APP`` naming the real app.
 
 Live OTLP export: the traced services inherit ``up``'s ``STACKTAP_OTLP_ENDPOINT``,
@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from stacktap import settings
-from stacktap.devcloud.services import KEYSTONE, ServiceSpec
+from stacktap.devcloud.services import NO_PASTE, ServiceSpec
 
 WRAP_APP = "stacktap.wsgi.wrap:application"
 
@@ -38,12 +38,12 @@ class Tracing:
     def env(self, spec: ServiceSpec, base: Mapping[str, str]) -> dict[str, str]:
         env = self.tracing_env(self.db, service=spec.process, base=base)
         env.update({name: os.environ[name] for name in LIVE_EXPORT_VARS if os.environ.get(name)})
-        if spec is KEYSTONE:
-            env[settings.WRAP_APP] = KEYSTONE.wsgi_app
+        if spec in NO_PASTE:
+            env[settings.WRAP_APP] = spec.wsgi_app
         return env
 
     def app(self, spec: ServiceSpec) -> str:
-        return WRAP_APP if spec is KEYSTONE else spec.wsgi_app
+        return WRAP_APP if spec in NO_PASTE else spec.wsgi_app
 
     def instrument(self, text: str, service: str) -> str:
         return self.instrument_paste_ini(text, service, layers=True)

@@ -15,7 +15,7 @@ from stacktap.errors import DevcloudError
 
 #: What the dev cloud needs; versions come from the constraints file.
 BASE_PACKAGES = ("keystone", "glance", "python-openstackclient", "gunicorn")
-NOVA_PACKAGES = ("nova",)
+NOVA_PACKAGES = ("nova", "openstack-placement", "osc-placement")
 MIN_PYTHON = (3, 10)
 
 #: The ``pip freeze`` of a working install (keystone 30.0.0, glance 33.0.0, nova 34.0.0,

@@ -1,0 +1,20 @@
+"""Bootstrapping placement: its SQLite database (``placement-manage db sync``), once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.manage import run_tool
+from stacktap.devcloud.services import PLACEMENT
+from stacktap.devcloud.state import State
+
+
+def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
+    """Once per dev cloud: create placement's tables (its resource providers come with compute)."""
+    if PLACEMENT.name in state.done:
+        return
+    say("bootstrapping placement")
+    conf = ["--config-file", str(layout.etc(PLACEMENT.name) / "placement.conf")]
+    run_tool(layout, ["placement-manage", *conf, "db", "sync"])
+    state.mark_done(PLACEMENT.name)
