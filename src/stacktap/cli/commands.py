@@ -7,6 +7,7 @@ from __future__ import annotations
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("stacktap.cli.run", "run"),
+    "proxy": ("stacktap.cli.proxy", "proxy"),
     "list": ("stacktap.cli.inspect", "list_runs"),
     "show": ("stacktap.cli.inspect", "show"),
     "log": ("stacktap.cli.inspect", "log"),

@@ -164,8 +164,36 @@ def _summary(db: str, run: Run, exit_code: int) -> str:
     )
 
 
+def _proxy_env(path: str, run_id: str, cap: int | None) -> tuple[Any, dict[str, str]]:
+    """Start the recording proxy in front of ``$OS_AUTH_URL``: (proxy, the child's environment,
+    without the Python hooks). Exits with one line on stderr when it cannot."""
+    from stacktap.proxy import Proxy, ProxyError, check_auth_url
+
+    auth_url = os.environ.get("OS_AUTH_URL")
+    if not auth_url:
+        _say("stacktap: --proxy needs OS_AUTH_URL (clouds.yaml is not supported yet)")
+        sys.exit(2)
+    insecure = os.environ.get("OS_INSECURE", "").lower() in ("1", "true", "yes")
+    cacert = os.environ.get("OS_CACERT") or None
+    try:
+        check_auth_url(auth_url, cacert, insecure)
+        proxy = Proxy(auth_url, path, run_id, body_cap=cap, cacert=cacert, insecure=insecure).start()
+    except ProxyError as exc:
+        _say(f"stacktap: {exc}")
+        sys.exit(2)
+    env = dict(os.environ)
+    env["OS_AUTH_URL"] = proxy.auth_url
+    _say(f"stacktap: --proxy: recording through {proxy.auth_url}; the Python hooks are off for the command")
+    return proxy, env
+
+
 def execute(
-    db: str | None, label: str | None, no_propagate: bool, body_cap: str | None, cmd: Sequence[str]
+    db: str | None,
+    label: str | None,
+    no_propagate: bool,
+    body_cap: str | None,
+    cmd: Sequence[str],
+    proxy: bool = False,
 ) -> NoReturn:
     """The ``run`` command, its options parsed: record, run ``cmd``, summarize, exit with its code."""
     cap = None
@@ -177,9 +205,12 @@ def execute(
             sys.exit(2)
     path = os.path.abspath(db or default_db_path())
     record = _start_run(path, cmd, label)
-    collector = None if record is None else _start_collector(path)
+    collector = None if record is None or proxy else _start_collector(path)
+    running_proxy = None
     try:
-        if record is None:
+        if record is not None and proxy:
+            running_proxy, env = _proxy_env(path, record.id, cap)
+        elif record is None:
             env = dict(os.environ)
         else:
             address = collector.address if collector is not None else None
@@ -188,6 +219,8 @@ def execute(
                 env[BODY_CAP_VAR] = str(cap)
         exit_code, started = _run_child(cmd, env)
     finally:
+        if running_proxy is not None:
+            running_proxy.close()
         if collector is not None:
             collector.close()  # NOTE: everything the processes sent is stored before the summary
     if record is not None and not started:
@@ -204,7 +237,7 @@ def execute(
 # -- the command line ------------------------------------------------------------------
 
 #: The options of ``run`` (as the click command below spells them): whether each takes a value.
-_OPTIONS = {"--db": True, "--label": True, "--body-cap": True, "--no-propagate": False}
+_OPTIONS = {"--db": True, "--label": True, "--body-cap": True, "--no-propagate": False, "--proxy": False}
 
 
 def parse_fast(args: Sequence[str]) -> dict[str, Any] | None:
@@ -250,6 +283,7 @@ def parse_fast(args: Sequence[str]) -> dict[str, Any] | None:
         "no_propagate": bool(values.get("--no-propagate", False)),
         "body_cap": values.get("--body-cap"),
         "cmd": cmd,
+        "proxy": bool(values.get("--proxy", False)),
     }
 
 
@@ -304,12 +338,18 @@ def _click_command() -> click.Command:
         metavar="BYTES",
         help="Keep at most this much of each body (default 1 MiB; 512k, 2M...).",
     )
+    @click.option("--proxy", is_flag=True, help="Record through a keystone-aware proxy (any client).")
     @click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED, metavar="-- CMD [ARGS]...")
     def run(
-        db: str | None, label: str | None, no_propagate: bool, body_cap: str | None, cmd: tuple[str, ...]
+        db: str | None,
+        label: str | None,
+        no_propagate: bool,
+        body_cap: str | None,
+        proxy: bool,
+        cmd: tuple[str, ...],
     ) -> None:
         """Run CMD and record the HTTP calls it (and every Python process it starts) makes."""
-        execute(db, label, no_propagate, body_cap, cmd)
+        execute(db, label, no_propagate, body_cap, cmd, proxy)
 
     return run
 

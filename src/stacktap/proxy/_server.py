@@ -1,0 +1,295 @@
+"""The proxy's HTTP server: forward, stream, rewrite, record.
+
+NOTE: standard library ``ThreadingHTTPServer`` + ``http.client``: one thread per client
+connection (keep-alive, concurrent clients), bodies copied in 64 KiB chunks both ways; only
+JSON responses up to the body cap are held whole (to rewrite their URLs).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from stacktap.agent.body_capture import BodyCapture
+from stacktap.agent.enrich import ProcessIdentity
+from stacktap.agent.recorder import Recorder
+from stacktap.agent.wire import ReceivedExchange
+from stacktap.model import new_span_id, new_trace_id
+from stacktap.proxy._rewrite import Origins
+
+CHUNK = 64 * 1024
+#: Seconds an upstream may take to connect or to send the next bytes.
+UPSTREAM_TIMEOUT = 120.0
+_HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
+
+
+class ProxyError(Exception):
+    """A proxy that cannot start (busy port, bad auth URL): one line for the user."""
+
+
+class _Exchange(ReceivedExchange):
+    """A client exchange seen by the proxy, in the form the collector hands the recorder
+    (``wire.ReceivedExchange``: no call site, no stack: the client is another program)."""
+
+    call_site = None
+    stack: list[str] = []
+    parent_span_id = None
+    status: int | None = None
+    reason: str | None = None
+    response_headers: list[tuple[str, str]] | None = None
+    response_body: Any = None
+    request_body: Any = None
+    time_to_headers: float | None = None
+    duration: float | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+
+    def __init__(self, method: str, url: str, headers: list[tuple[str, str]], trace_id: str) -> None:
+        self.method = method
+        self.url = url
+        self.request_headers = headers
+        self.trace_id = trace_id
+        self.span_id = new_span_id()
+        self.thread = threading.current_thread().name
+        self.start = time.time()
+        self.t0 = time.perf_counter()
+
+
+def _ssl_context(cacert: str | None, insecure: bool) -> ssl.SSLContext:
+    if insecure:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    return ssl.create_default_context(cafile=cacert)
+
+
+def _connect(origin: str, context: ssl.SSLContext) -> http.client.HTTPConnection:
+    parts = urlsplit(origin)
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.netloc, timeout=UPSTREAM_TIMEOUT, context=context)
+    return http.client.HTTPConnection(parts.netloc, timeout=UPSTREAM_TIMEOUT)
+
+
+def check_auth_url(auth_url: str, cacert: str | None = None, insecure: bool = False) -> None:
+    """Raise ProxyError unless ``auth_url`` answers like keystone (version discovery)."""
+    parts = urlsplit(auth_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ProxyError(f"not an http(s) URL: {auth_url}")
+    conn = _connect(f"{parts.scheme}://{parts.netloc}", _ssl_context(cacert, insecure))
+    conn.timeout = 10.0
+    try:
+        conn.request("GET", parts.path or "/", headers={"Accept": "application/json"})
+        response = conn.getresponse()
+        data = response.read(1024 * 1024)
+    except (OSError, http.client.HTTPException) as exc:
+        raise ProxyError(f"cannot reach the auth URL {auth_url}: {exc}") from None
+    finally:
+        conn.close()
+    try:
+        doc = json.loads(data)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not ("version" in doc or "versions" in doc):
+        raise ProxyError(f"not a keystone endpoint (no version document): {auth_url}")
+
+
+class Proxy:
+    """The proxy, listening on 127.0.0.1 and recording into ``db``'s run ``run_id``."""
+
+    def __init__(
+        self,
+        auth_url: str,
+        db: str,
+        run_id: str,
+        listen: tuple[str, int] = ("127.0.0.1", 0),
+        body_cap: int | None = None,
+        cacert: str | None = None,
+        insecure: bool = False,
+        argv: list[str] | None = None,
+    ) -> None:
+        try:
+            self._server = ThreadingHTTPServer(listen, _Handler)
+        except OSError as exc:
+            raise ProxyError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
+        self._server.daemon_threads = True
+        host, port = self._server.server_address[:2]
+        self.origins = Origins(f"http://{host!s}:{port}")
+        self.auth_url = self.origins.proxy_url(auth_url.rstrip("/"))
+        self.recorder = Recorder(environ={}, process=ProcessIdentity(os.getpid(), argv or ["stacktap-proxy"]))
+        self.recorder.configure(db=db, run_id=run_id, enabled=True, body_cap=body_cap)
+        self.trace_id = new_trace_id()
+        self.context = _ssl_context(cacert, insecure)
+        self._server.proxy = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="stacktap-proxy", daemon=True)
+
+    def start(self) -> Proxy:
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever()
+
+    def close(self) -> None:
+        """Stop serving and store every call recorded."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+        self.recorder.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "stacktap-proxy"
+
+    def log_message(self, format: str, *args: Any) -> None:  # NOTE: no access log on stderr
+        return
+
+    def _proxy(self) -> None:
+        proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]
+        target = proxy.origins.upstream(self.path)
+        if target is None:
+            self._plain(404, "stacktap proxy: unknown path prefix\n")
+            return
+        origin, path = target
+        headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "host"]
+        exchange = _Exchange(self.command, origin + path, headers, proxy.trace_id)
+        try:
+            self._forward(proxy, origin, path, headers, exchange)
+        finally:
+            if exchange.duration is None:
+                exchange.duration = time.perf_counter() - exchange.t0
+            proxy.recorder.submit_exchange(exchange)
+
+    def _request_chunks(self) -> Iterator[bytes]:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                data = self.rfile.read(size)
+                self.rfile.readline(1024)
+                yield data
+        remaining = int(self.headers.get("Content-Length") or 0)
+        while remaining > 0:
+            data = self.rfile.read(min(CHUNK, remaining))
+            if not data:
+                raise ConnectionError("the client closed mid-body")
+            remaining -= len(data)
+            yield data
+
+    def _forward(self, proxy: Proxy, origin: str, path: str, headers: list, exchange: _Exchange) -> None:
+        cap = proxy.recorder.body_cap
+        conn = _connect(origin, proxy.context)
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        has_body = chunked or int(self.headers.get("Content-Length") or 0) > 0
+        capture = BodyCapture(cap, streamed=chunked) if has_body else None
+        exchange.request_body = capture
+        try:
+            conn.putrequest(self.command, path, skip_accept_encoding=True)
+            for name, value in headers:
+                conn.putheader(name, value)
+            if chunked:
+                conn.putheader("Transfer-Encoding", "chunked")
+            conn.endheaders()
+            if has_body:
+                for data in self._request_chunks():
+                    assert capture is not None
+                    capture.feed(data)
+                    conn.send(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+                if chunked:
+                    conn.send(b"0\r\n\r\n")
+                capture.complete = True  # type: ignore[union-attr]
+            response = conn.getresponse()
+        except TimeoutError as exc:
+            self._fail(exchange, exc, 504)
+            conn.close()
+            return
+        except (OSError, http.client.HTTPException) as exc:
+            self._fail(exchange, exc, 502)
+            conn.close()
+            return
+        try:
+            self._respond(proxy, response, exchange, cap)
+        finally:
+            conn.close()
+
+    def _fail(self, exchange: _Exchange, exc: BaseException, status: int) -> None:
+        exchange.error_type = type(exc).__qualname__
+        exchange.error_message = str(exc)[:2000]
+        self._plain(status, f"stacktap proxy: upstream failed: {type(exc).__name__}: {exc}\n")
+
+    def _respond(
+        self, proxy: Proxy, response: http.client.HTTPResponse, exchange: _Exchange, cap: int
+    ) -> None:
+        exchange.time_to_headers = time.perf_counter() - exchange.t0
+        exchange.status, exchange.reason = response.status, response.reason
+        upstream_headers = response.getheaders()
+        exchange.response_headers = upstream_headers
+        ctype = response.getheader("Content-Type", "") or ""
+        length = response.getheader("Content-Length")
+        out = [
+            (k, proxy.origins.rewrite_text(v) if k.lower() in ("location", "content-location") else v)
+            for k, v in upstream_headers
+            if k.lower() not in _HOP and k.lower() != "content-length"
+        ]
+        capture = BodyCapture(cap, streamed=length is None)
+        exchange.response_body = capture
+        no_body = self.command == "HEAD" or response.status in (204, 304) or response.status < 200
+        small = length is not None and int(length) <= cap
+        if "json" in ctype.lower() and small and not no_body:
+            # NOTE: catalogs, version links, "next" links: rewritten whole (bounded by the cap).
+            data = response.read()
+            capture.feed(data)
+            capture.complete = True
+            body = proxy.origins.rewrite_text(data.decode("utf-8", "surrogateescape")).encode(
+                "utf-8", "surrogateescape"
+            )
+            self._head(response.status, response.reason, [*out, ("Content-Length", str(len(body)))])
+            self.wfile.write(body)
+            return
+        if no_body:
+            self._head(
+                response.status, response.reason, out + ([("Content-Length", length)] if length else [])
+            )
+            capture.complete = True
+            return
+        framing = [("Content-Length", length)] if length is not None else [("Transfer-Encoding", "chunked")]
+        self._head(response.status, response.reason, out + framing)
+        while True:
+            data = response.read1(CHUNK)
+            if not data:
+                break
+            capture.feed(data)
+            self.wfile.write(data if length is not None else b"%x\r\n%s\r\n" % (len(data), data))
+        if length is None:
+            self.wfile.write(b"0\r\n\r\n")
+        capture.complete = True
+
+    def _head(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
+        self.send_response_only(status, reason)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+
+    def _plain(self, status: int, text: str) -> None:
+        body = text.encode()
+        self._head(
+            status,
+            http.client.responses.get(status, ""),
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+        )
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _proxy
