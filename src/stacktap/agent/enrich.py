@@ -188,10 +188,12 @@ class Enricher(object):
             return None
         cap = self._recorder.body_cap
         call_site, stack = _site_and_stack(ex)
+        # NOTE: derived fields come from the redacted URL (a v2 /tokens/<token> path).
+        url = redactor.url(ex.url)
         call = Call(
             run_id=run_id,
             method=ex.method,
-            url=redactor.url(ex.url),
+            url=url,
             start=ex.start,
             trace_id=ex.trace_id,
             span_id=ex.span_id,
@@ -203,19 +205,19 @@ class Enricher(object):
             thread=ex.thread,
             local_service=self._recorder.service,
             host=self.host,
-            path_template=path_template(ex.url),
+            path_template=path_template(url),
             request_headers=request_headers,
             request_body=make_body(ex.request_body, request_type, cap, redactor),
             status=ex.status,
-            reason=ex.reason,
+            reason=self._message(ex.reason),
             response_headers=response_headers,
             response_body=make_body(ex.response_body, response_type, cap, redactor)
             if ex.error_type is None
             else Body(),
             time_to_headers=ex.time_to_headers,
             duration=ex.duration,
-            request_id=_first_header(response_values, _REQUEST_ID_HEADERS),
-            global_request_id=_first_header(request_values, _GLOBAL_ID_HEADERS),
+            request_id=self._message(_first_header(response_values, _REQUEST_ID_HEADERS)),
+            global_request_id=self._message(_first_header(request_values, _GLOBAL_ID_HEADERS)),
             call_site=call_site,
             stack=stack,
             error_type=ex.error_type,
@@ -258,13 +260,17 @@ class Enricher(object):
         )
         call.local_service = call.local_service or self._recorder.service
         call.url = redactor.url(raw_url)
-        call.path_template = call.path_template or path_template(raw_url)
+        # NOTE: derived fields come from redacted values (a v2 /tokens/<token> path).
+        call.path_template = self._message(call.path_template) or path_template(call.url)
+        call.reason = self._message(call.reason)
         call.request_headers = request_headers
         call.response_headers = response_headers
         call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
         call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
-        call.request_id = call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
-        call.global_request_id = call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
+        call.request_id = self._message(call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS))
+        call.global_request_id = self._message(
+            call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
+        )
         call.error_message = self._message(call.error_message)
         return call
 
