@@ -267,7 +267,9 @@ class Enricher(object):
         call.response_headers = response_headers
         call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
         call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
-        call.request_id = self._message(call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS))
+        call.request_id = self._message(
+            call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
+        )
         call.global_request_id = self._message(
             call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
         )
