@@ -17,7 +17,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from stacktap.errors import StacktapError
-from stacktap.model import KIND_HTTP, Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
+from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
 from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -61,7 +61,7 @@ _CALL_COLUMNS = (
     " local_service, host, peer_type, peer_name, peer_interface, peer_region, peer_endpoint,"
     " method, url, path_template, request_headers, request_body, status, reason,"
     " response_headers, response_body, start, time_to_headers, duration, request_id,"
-    " global_request_id, call_site, stack, error_type, error_message, handler, app, kind, attributes"
+    " global_request_id, call_site, stack, error_type, error_message, handler, app"
 )
 _CALL_PLACEHOLDERS = ", ".join("?" * len(_CALL_COLUMNS.split(",")))
 
@@ -104,8 +104,6 @@ def _call_row(call: Call) -> tuple:
         call.error_message,
         call.handler,
         call.app,
-        call.kind,
-        _dumps(call.attributes or None),
     )
 
 
@@ -149,8 +147,6 @@ def _call_from_row(row: sqlite3.Row) -> Call:
         error_message=row["error_message"],
         handler=row["handler"],
         app=row["app"],
-        kind=row["kind"] or KIND_HTTP,
-        attributes=_loads(row["attributes"]) or {},
     )
 
 
