@@ -23,7 +23,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, Callable, Dict, Iterable, Optional, Tuple
 
-from stacktap.agent.server.handler import routes_handler
+from stacktap.agent.server.handler import routes_handler, routes_handler_callable
+from stacktap.agent.server.handler_source import handler_site
 from stacktap.agent.server.server_exchange import ENVIRON_KEY
 from stacktap.model import Layer
 
@@ -93,8 +94,10 @@ class LayerExit(object):
         finally:
             # NOTE: the environ the next app saw is the likeliest to hold the routes match.
             if exchange is not None and exchange.handler is None:
-                try:  # noqa: SIM105 (hot path: a bare try is cheaper than contextlib.suppress)
+                try:
                     exchange.handler = routes_handler(environ)
+                    if exchange.handler is not None:
+                        exchange.handler_site = handler_site(routes_handler_callable(environ))
                 except Exception:
                     pass
 
