@@ -121,7 +121,7 @@ def _cmdline(pid: int) -> str | None:
         return ""
 
 
-def _is_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
     """True for a running process; a zombie (exited, not yet reaped) counts as dead."""
     try:
         os.kill(pid, 0)
@@ -138,7 +138,7 @@ def _is_alive(pid: int) -> bool:
 
 
 def _is_ours(layout: Layout, service: str, pid: int) -> bool:
-    if not _is_alive(pid):
+    if not is_alive(pid):
         return False
     if not os.path.isdir("/proc/self"):  # NOTE: no procfs (macOS): trust a live pid
         return True
@@ -239,17 +239,22 @@ def stop(layout: Layout, service: str, timeout: float = 15.0) -> bool:
     current = running(layout, service)
     if current is None:
         return False
-    _signal_group(current.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _is_alive(current.pid) and time.monotonic() < deadline:
-        _reap(current.pid)
-        time.sleep(0.1)
-    if _is_alive(current.pid):
-        _signal_group(current.pid, signal.SIGKILL)
-        time.sleep(0.2)
-        _reap(current.pid)
+    stop_process_group(current.pid, timeout)
     forget(layout, service)
     return True
+
+
+def stop_process_group(pid: int, timeout: float, poll: float = 0.1) -> None:
+    """TERM to the session ``pid`` leads, KILL after ``timeout``; reaped when it is our child."""
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while is_alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(poll)
+    if is_alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        _reap(pid)
 
 
 def _signal_group(pid: int, signum: int) -> None:

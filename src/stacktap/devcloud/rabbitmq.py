@@ -19,7 +19,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stacktap.devcloud.ports import pick_free_port
+from stacktap.devcloud.processes import is_alive, stop_process_group
 from stacktap.errors import DevcloudError
 
 HOST = "127.0.0.1"
@@ -144,23 +144,11 @@ def running_pid(directory: str | Path) -> int | None:
         pid = int(broker.pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    if _alive(pid) and _is_ours(pid, broker):
+    if is_alive(pid) and _is_ours(pid, broker):
         return pid
     with contextlib.suppress(FileNotFoundError):
         broker.pid_file.unlink()
     return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError, IndexError), open(f"/proc/{pid}/stat", "rb") as handle:
-        return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    return True
 
 
 def _is_ours(pid: int, broker: Broker) -> bool:
@@ -228,30 +216,11 @@ def stop_broker(directory: str | Path, timeout: float = 20.0) -> bool:
     broker = _broker(root)
     pid = running_pid(root)
     if pid is not None:
-        _signal_group(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.2)
-        if _alive(pid):
-            _signal_group(pid, signal.SIGKILL)
-            time.sleep(0.2)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
+        stop_process_group(pid, timeout, poll=0.2)
         with contextlib.suppress(FileNotFoundError):
             broker.pid_file.unlink()
     _stop_epmd(broker)
     return pid is not None
-
-
-def _signal_group(pid: int, signum: int) -> None:
-    try:
-        os.killpg(pid, signum)
-    except ProcessLookupError:
-        pass
-    except PermissionError:
-        os.kill(pid, signum)
 
 
 def _stop_epmd(broker: Broker) -> None:
