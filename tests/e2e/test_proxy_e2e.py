@@ -71,32 +71,29 @@ def test_osc_records_the_same_sequence_as_the_hooks(devcloud: Any, tmp_path: Pat
     assert len(_sequence(proxied)) >= 2
 
 
-def test_unreachable_auth_url_is_one_line_error(devcloud: Any, tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**devcloud.env, "OS_AUTH_URL": f"http://127.0.0.1:{port}/v3"}
-    result = subprocess.run(
+def _run_true_through_proxy(devcloud: Any, tmp_path: Path, auth_url: str) -> subprocess.CompletedProcess:
+    """``stacktap run --proxy -- true`` with ``OS_AUTH_URL`` set to ``auth_url``."""
+    return subprocess.run(
         [*devcloud.stacktap, "run", "--db", str(tmp_path / "st.db"), "--proxy", "--", "true"],
-        env=env,
+        env={**devcloud.env, "OS_AUTH_URL": auth_url},
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_unreachable_auth_url_is_one_line_error(devcloud: Any, tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = _run_true_through_proxy(devcloud, tmp_path, f"http://127.0.0.1:{port}/v3")
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "cannot reach the auth URL" in result.stderr
 
 
 def test_non_keystone_auth_url_is_one_line_error(devcloud: Any, tmp_path: Path) -> None:
-    env = {**devcloud.env, "OS_AUTH_URL": devcloud.urls["nova"] + "/healthcheck-not-here"}
-    result = subprocess.run(
-        [*devcloud.stacktap, "run", "--db", str(tmp_path / "st.db"), "--proxy", "--", "true"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run_true_through_proxy(devcloud, tmp_path, devcloud.urls["nova"] + "/healthcheck-not-here")
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "stacktap:" in result.stderr and "Traceback" not in result.stderr
