@@ -88,7 +88,33 @@ def test_status_when_nothing_runs_exits_1(tmp_path: Path) -> None:
     code, out, _ = _run("status", "--dir", str(layout.root))
     assert code == 1
     assert out.count("stopped") == 4 and str(layout.log("glance")) in out
-    assert "server create" in out
+    assert "up --with compute" in out
+
+
+def test_status_with_compute_lists_the_compute_side(tmp_path: Path) -> None:
+    layout = _saved_state(tmp_path, with_compute=True)
+    code, out, _ = _run("status", "--dir", str(layout.root), "-f", "value")
+    assert code == 1
+    rows = [line.split() for line in out.splitlines()]
+    assert [row[0] for row in rows] == [
+        "keystone", "glance", "nova", "placement", "neutron", "rabbitmq", "mariadb",
+        "conductor", "scheduler", "compute",
+    ]  # fmt: skip
+    assert all("stopped" in row for row in rows)
+    assert [row[1] for row in rows[-3:]] == ["rpc:nova-conductor", "rpc:nova-scheduler", "rpc:nova-compute"]
+
+
+def test_with_compute_without_nova_is_one_line(tmp_path: Path) -> None:
+    code, _, err = _run("up", "--dir", str(tmp_path / "c"), "--with", "compute", "--without", "nova")
+    assert code == 1
+    assert "--with compute needs nova" in _one_error_line(err)
+    assert not (tmp_path / "c").exists()
+
+
+def test_with_and_without_compute_together_is_one_line(tmp_path: Path) -> None:
+    code, _, err = _run("up", "--dir", str(tmp_path / "c"), "--with", "compute", "--without", "compute")
+    assert code == 1
+    assert "--with compute and --without compute contradict" in _one_error_line(err)
 
 
 def test_status_without_nova_lists_two_services(tmp_path: Path) -> None:

@@ -80,7 +80,10 @@ def devcloud() -> Devcloud:
         python=layout.python,
         openstack=layout.bin / "openstack",
         db=db,
-        urls={spec.name: spec.root_url(state.ports[spec.name]) for spec in selected(state.with_nova)},
+        urls={
+            spec.name: spec.root_url(state.ports[spec.name])
+            for spec in selected(state.with_nova, state.with_compute)
+        },
         password=state.password,
         traced=state.trace_servers,
         stacktap=tuple(stacktap_command()),

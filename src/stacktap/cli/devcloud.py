@@ -16,7 +16,7 @@ import click
 from stacktap import settings
 from stacktap.cli.options import emit_rows, fail, format_option
 from stacktap.devcloud import clouds, lifecycle
-from stacktap.devcloud.nova import LIMITATION
+from stacktap.devcloud.nova import COMPUTE_NOTE, LIMITATION
 from stacktap.errors import DevcloudError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,8 +73,20 @@ def devcloud() -> None:
     default=None,
     help="Install and serve nova-api (default: on; later: as the last up chose).",
 )
-@click.option("--with", "with_", type=click.Choice(["nova"]), multiple=True, help="Same as --with-nova.")
-@click.option("--without", type=click.Choice(["nova"]), multiple=True, help="Same as --without-nova.")
+@click.option(
+    "--with",
+    "with_",
+    type=click.Choice(["nova", "compute"]),
+    multiple=True,
+    help="nova: same as --with-nova; compute: also RabbitMQ, nova-conductor, -scheduler and -compute "
+    "(fake driver), so servers boot (implies nova). Repeatable.",
+)
+@click.option(
+    "--without",
+    type=click.Choice(["nova", "compute"]),
+    multiple=True,
+    help="Stop and forget nova (and so compute), or just the compute side. Repeatable.",
+)
 @click.option(
     "--trace-servers/--no-trace-servers",
     "trace_servers",
@@ -101,11 +113,22 @@ def up(
     new_ports: bool,
 ) -> None:
     """Install (once), bootstrap (once) and serve the dev cloud; reuses whatever already runs."""
-    if with_ and without:
-        fail("--with nova and --without nova contradict each other")
-    if with_ or without:
-        with_nova = bool(with_)
-    options = lifecycle.UpOptions(python, with_nova, trace_servers, db, new_ports)
+    both = set(with_) & set(without)
+    if both:
+        name = sorted(both)[0]
+        fail(f"--with {name} and --without {name} contradict each other")
+    if "compute" in with_ and ("nova" in without or with_nova is False):
+        fail("--with compute needs nova (it runs nova's conductor, scheduler and compute)")
+    with_compute: bool | None = None
+    if "nova" in with_ or "compute" in with_:
+        with_nova = True
+    if "nova" in without:
+        with_nova = False
+    if "compute" in with_:
+        with_compute = True
+    elif "compute" in without:
+        with_compute = False
+    options = lifecycle.UpOptions(python, with_nova, with_compute, trace_servers, db, new_ports)
     layout, state = lifecycle.up(directory, options, _say)
     traced = f"yes, into {state.db}" if state.trace_servers else "no"
     _say(f"up: {clouds.auth_url(state)}; traced: {traced}")
@@ -131,7 +154,7 @@ def status(directory: str | None, fmt: str) -> None:
         click.echo(f"traced: yes, into {state.db}" if state.trace_servers else "traced: no")
         click.echo(f"clouds.yaml: {layout.clouds_yaml} (cloud {clouds.CLOUD_NAME})")
         if state.with_nova:
-            click.echo(f"note: {LIMITATION}")
+            click.echo(f"note: {COMPUTE_NOTE if state.with_compute else LIMITATION}")
     if not all(r.pid and r.health.startswith("ok") for r in rows):
         raise SystemExit(1)
 

@@ -11,17 +11,24 @@ import io
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from stacktap.devcloud import compute
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.services import GLANCE, KEYSTONE, NOVA, PLACEMENT, REGION
+from stacktap.devcloud.services import GLANCE, KEYSTONE, NEUTRON, NOVA, PLACEMENT, REGION
 from stacktap.devcloud.state import State
 from stacktap.errors import DevcloudError
 
 Sections = Mapping[str, Mapping[str, str]]
 
 #: The shipped paste files, relative to the venv prefix (installed there as data files).
-SHIPPED_PASTE = {GLANCE.name: "etc/glance/glance-api-paste.ini", NOVA.name: "etc/nova/api-paste.ini"}
-#: Their names in the dev cloud's config dirs (the names glance and nova look for).
-PASTE_NAME = {GLANCE.name: "glance-api-paste.ini", NOVA.name: "api-paste.ini"}
+SHIPPED_PASTE = {
+    GLANCE.name: "etc/glance/glance-api-paste.ini",
+    NOVA.name: "etc/nova/api-paste.ini",
+    NEUTRON.name: "etc/neutron/api-paste.ini",
+}
+#: Their names in the dev cloud's config dirs (the names glance, nova and neutron look for).
+PASTE_NAME = {GLANCE.name: "glance-api-paste.ini", NOVA.name: "api-paste.ini", NEUTRON.name: "api-paste.ini"}
+#: neutron's plugin file, relative to its config dir (where neutron's WSGI app looks for it).
+ML2_CONF = "plugins/ml2/ml2_conf.ini"
 
 
 def render_ini(sections: Sections) -> str:
@@ -95,14 +102,15 @@ def glance_conf(layout: Layout, state: State) -> Sections:
 
 def nova_conf(layout: Layout, state: State) -> Sections:
     data = layout.data / "nova"
-    return {
+    sections: dict[str, dict[str, str]] = {
         "DEFAULT": {
             "use_stderr": "true",
-            # NOTE: no message bus: nova-api only reads the databases (and creates flavors and
-            # keypairs); anything that needs a conductor or compute would hang, so RPC is faked.
-            "transport_url": "fake://",
+            # NOTE: without compute there is no message bus: nova-api only reads the databases (and
+            # creates flavors and keypairs); anything that needs a conductor would hang, so RPC is
+            # faked. With compute it is the dev cloud's own RabbitMQ, and no fake driver anywhere.
+            "transport_url": compute.transport_url(layout) if state.with_compute else "fake://",
             "state_path": str(data),
-            "host": "stacktap-devcloud",
+            "host": compute.HOST_NAME,
         },
         "api": {"auth_strategy": "keystone"},
         "api_database": {"connection": layout.sqlite_url("nova_api")},
@@ -110,6 +118,94 @@ def nova_conf(layout: Layout, state: State) -> Sections:
         "wsgi": {"api_paste_config": str(layout.etc(NOVA.name) / PASTE_NAME[NOVA.name])},
         "keystone_authtoken": _authtoken(state),
         "oslo_concurrency": {"lock_path": str(data / "lock")},
+    }
+    if state.with_compute:
+        _add_compute(sections, layout, state)
+    return sections
+
+
+def _add_compute(sections: dict[str, dict[str, str]], layout: Layout, state: State) -> None:
+    """What conductor, scheduler and compute need on top of nova-api's file (one file for all)."""
+    data = layout.data / "nova"
+    sections["DEFAULT"].update(
+        {
+            # NOTE: the fake driver that keeps one node with a stable uuid (``state_path/compute_id``),
+            # like a real single-host driver: plain FakeDriver draws a new node uuid at each start,
+            # and nova-compute then refuses to restart ("No local node identity found").
+            "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+            "instances_path": str(data / "instances"),
+            # NOTE: native threads in every nova process (nova's eventlet mode is deprecated).
+            "concurrency_backend": "threading",
+        }
+    )
+    # NOTE: one worker each: a dev cloud, and a debugger or a trace is easier to follow.
+    sections["conductor"] = {"workers": "1"}
+    # NOTE: up maps the host itself (discover_hosts), so the scheduler need not poll for new ones.
+    sections["scheduler"] = {"workers": "1", "discover_hosts_in_cells_interval": "-1"}
+    sections["placement"] = {**_service_auth(state), "valid_interfaces": "public"}
+    sections["neutron"] = {**_service_auth(state), "valid_interfaces": "public"}
+    # NOTE: nova sends a service token with the user's (as a real deployment does); the other
+    # services' keystonemiddleware accepts it only from a user with the ``service`` role, which
+    # ``up`` gives the admin user.
+    sections["service_user"] = {**_service_auth(state), "send_service_user_token": "true"}
+    sections["glance"] = {"valid_interfaces": "public", "region_name": REGION}
+    # NOTE: notifications would pile up in queues no one reads.
+    sections["oslo_messaging_notifications"] = {"driver": "noop"}
+
+
+def _service_auth(state: State) -> dict[str, str]:
+    """A keystoneauth password section (placement, neutron): the admin user, like the services."""
+    auth = _authtoken(state)
+    return {
+        key: auth[key]
+        for key in (
+            "auth_url",
+            "auth_type",
+            "username",
+            "password",
+            "project_name",
+            "user_domain_name",
+            "project_domain_name",
+            "region_name",
+        )
+    }
+
+
+def neutron_conf(layout: Layout, state: State) -> Sections:
+    """neutron-server with ML2 and no agents: the API and its database are real, ports never bind."""
+    data = layout.data / "neutron"
+    return {
+        "DEFAULT": {
+            "use_stderr": "true",
+            "core_plugin": "ml2",
+            "service_plugins": "",
+            "auth_strategy": "keystone",
+            "transport_url": compute.transport_url(layout),
+            "api_paste_config": str(layout.etc(NEUTRON.name) / PASTE_NAME[NEUTRON.name]),
+            "state_path": str(data),
+            # NOTE: no agent will ever change a port's status, so there is nothing to tell nova.
+            "notify_nova_on_port_status_changes": "false",
+            "notify_nova_on_port_data_changes": "false",
+            "rpc_workers": "0",
+        },
+        "database": {"connection": compute.neutron_database_url(layout, state)},
+        "keystone_authtoken": _authtoken(state),
+        "nova": _service_auth(state),
+        "oslo_concurrency": {"lock_path": str(data / "lock")},
+        "oslo_messaging_notifications": {"driver": "noop"},
+    }
+
+
+def ml2_conf(layout: Layout, state: State) -> Sections:
+    return {
+        "ml2": {
+            "type_drivers": "flat,vxlan",
+            "tenant_network_types": "vxlan",
+            "mechanism_drivers": "openvswitch",
+            "extension_drivers": "port_security",
+        },
+        "ml2_type_vxlan": {"vni_ranges": "1:1000"},
+        "ml2_type_flat": {"flat_networks": "public"},
     }
 
 
@@ -130,6 +226,7 @@ def config_files(layout: Layout, service: str) -> list[Path]:
         GLANCE.name: ["glance-api.conf", PASTE_NAME[GLANCE.name]],
         NOVA.name: ["nova.conf", PASTE_NAME[NOVA.name]],
         PLACEMENT.name: ["placement.conf"],
+        NEUTRON.name: ["neutron.conf", PASTE_NAME[NEUTRON.name], ML2_CONF],
     }[service]
     return [etc / name for name in names]
 
@@ -158,19 +255,23 @@ def write_all(
         GLANCE.name: glance_conf,
         NOVA.name: nova_conf,
         PLACEMENT.name: placement_conf,
+        NEUTRON.name: neutron_conf,
     }
-    process = {GLANCE.name: GLANCE.process, NOVA.name: NOVA.process}
+    process = {GLANCE.name: GLANCE.process, NOVA.name: NOVA.process, NEUTRON.name: NEUTRON.process}
     for service in services:
         etc = layout.etc(service)
         etc.mkdir(parents=True, exist_ok=True)
         main, *rest = config_files(layout, service)
         _write_if_changed(main, render_ini(writers[service](layout, state)))
-        if rest:
+        if service in SHIPPED_PASTE:
             text = shipped_paste_ini(layout, service).read_text()
             if instrument is not None:
                 text = instrument(text, process[service])
             _write_if_changed(rest[0], text)
-    for path in (layout.data / "glance", layout.data / "nova"):
+        if service == NEUTRON.name:
+            (etc / ML2_CONF).parent.mkdir(parents=True, exist_ok=True)
+            _write_if_changed(etc / ML2_CONF, render_ini(ml2_conf(layout, state)))
+    for path in (layout.data / "glance", layout.data / "nova", layout.data / "neutron"):
         path.mkdir(parents=True, exist_ok=True)
 
 

@@ -29,10 +29,22 @@ def request_json(
 ) -> HTTPResult:
     """Send ``body`` as JSON; any HTTP status comes back (not raised); network errors raise OSError."""
     data = None if body is None else json.dumps(body).encode()
+    return request_bytes(method, url, data, "application/json", headers, timeout)
+
+
+def request_bytes(
+    method: str,
+    url: str,
+    data: bytes | None,
+    content_type: str = "application/octet-stream",
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> HTTPResult:
+    """Send ``data`` as is (an image upload); the answer is parsed as JSON when it is JSON."""
     request = urllib.request.Request(url, data=data, method=method)
     request.add_header("Accept", "application/json")
     if data is not None:
-        request.add_header("Content-Type", "application/json")
+        request.add_header("Content-Type", content_type)
     for key, value in (headers or {}).items():
         request.add_header(key, value)
     try:

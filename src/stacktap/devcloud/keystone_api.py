@@ -63,3 +63,13 @@ class KeystoneAdmin:
         for service in self.call("GET", f"/services?type={service_type}")["services"]:
             if service["name"] == name:
                 self.call("DELETE", f"/services/{service['id']}")
+
+    def grant_project_role(self, role: str, user: str = "admin", project: str = "admin") -> None:
+        """Give ``user`` the role ``role`` (created if missing) on ``project``; all names, idempotent."""
+        roles = self.call("GET", f"/roles?name={role}")["roles"]
+        role_id = (
+            roles[0]["id"] if roles else self.call("POST", "/roles", {"role": {"name": role}})["role"]["id"]
+        )
+        user_id = self.call("GET", f"/users?name={user}")["users"][0]["id"]
+        project_id = self.call("GET", f"/projects?name={project}")["projects"][0]["id"]
+        self.call("PUT", f"/projects/{project_id}/users/{user_id}/roles/{role_id}")

@@ -19,14 +19,40 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from stacktap.devcloud import clouds, config, glance, keystone, nova, placement, ports, processes, venv
+from stacktap.devcloud import (
+    clouds,
+    compute,
+    config,
+    daemons,
+    glance,
+    keystone,
+    mariadb,
+    neutron,
+    nova,
+    placement,
+    ports,
+    processes,
+    rabbitmq,
+    venv,
+)
 from stacktap.devcloud import state as state_file
 from stacktap.devcloud import tracing as tracing_module
 from stacktap.devcloud.http import health
 from stacktap.devcloud.keystone_api import KeystoneAdmin
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import clean_env
-from stacktap.devcloud.services import ALL, GLANCE, HOST, KEYSTONE, NOVA, PLACEMENT, ServiceSpec, selected
+from stacktap.devcloud.services import (
+    ALL,
+    DAEMONS,
+    GLANCE,
+    HOST,
+    KEYSTONE,
+    NEUTRON,
+    NOVA,
+    PLACEMENT,
+    ServiceSpec,
+    selected,
+)
 from stacktap.devcloud.state import State
 from stacktap.errors import DevcloudError
 
@@ -42,6 +68,8 @@ class UpOptions:
 
     python: str | None = None
     with_nova: bool | None = None
+    #: conductor, scheduler and compute over RabbitMQ (implies nova)
+    with_compute: bool | None = None
     trace_servers: bool | None = None
     db: str | None = None
     new_ports: bool = False
@@ -81,6 +109,13 @@ def _apply_options(current: State | None, options: UpOptions) -> State:
         result.python = options.python
     if options.with_nova is not None:
         result.with_nova = options.with_nova
+    if options.with_compute is not None:
+        result.with_compute = options.with_compute
+    if options.with_compute:
+        result.with_nova = True
+    elif options.with_nova is False:
+        # NOTE: the compute side cannot run without nova-api and placement.
+        result.with_compute = False
     if options.trace_servers is not None:
         result.trace_servers = options.trace_servers
     if options.db:
@@ -134,17 +169,34 @@ def up(directory: str | None, options: UpOptions, say: Say) -> tuple[Layout, Sta
         _assign_ports(layout, current, options.new_ports)
         state_file.save(layout.state_file, current)
 
-        venv.ensure(layout, current.python, current.with_nova, say)
-        specs = selected(current.with_nova)
+        venv.ensure(layout, current.python, current.with_nova, say, with_compute=current.with_compute)
+        specs = selected(current.with_nova, current.with_compute)
+        if current.with_compute:
+            compute.start_broker(layout, say)
+            compute.start_database(layout, current, say)
         config.write_all(layout, current, [s.name for s in specs], tracer.instrument if tracer else None)
-        for module in (keystone, glance, nova, placement) if current.with_nova else (keystone, glance):
+        modules = (keystone, glance, nova, placement) if current.with_nova else (keystone, glance)
+        for module in (*modules, neutron) if current.with_compute else modules:
             module.bootstrap(layout, current, say)
             state_file.save(layout.state_file, current)
 
         _serve(layout, current, [_plan(layout, current, spec, tracer) for spec in specs], say)
+        if current.with_compute:
+            _serve_compute(layout, current, tracer, say)
+        else:
+            for name in compute.stop_all(layout):
+                say(f"stopped {name} (no --with compute)")
         clouds.write_clouds_yaml(layout, current)
         state_file.save(layout.state_file, current)
     return layout, current
+
+
+def _serve_compute(layout: Layout, current: State, tracer: tracing_module.Tracing | None, say: Say) -> None:
+    """Conductor, scheduler and compute up and mapped, and an image to boot."""
+    compute.map_cell1(layout, compute.transport_url(layout))
+    token = KeystoneAdmin(clouds.auth_url(current), current.password).token
+    compute.serve(layout, current, token, tracer.process_env if tracer else None, say)
+    compute.ensure_image(current.ports[GLANCE.name], token)
 
 
 def _serve(layout: Layout, current: State, plans: list[_Plan], say: Say) -> None:
@@ -160,6 +212,8 @@ def _serve(layout: Layout, current: State, plans: list[_Plan], say: Say) -> None
             for spec in (NOVA, PLACEMENT):
                 if processes.stop(layout, spec.name):
                     say(f"stopped {spec.name} (--without-nova)")
+        if not current.with_compute and processes.stop(layout, NEUTRON.name):
+            say(f"stopped {NEUTRON.name} (no --with compute)")
         _register_catalog(current)
     except BaseException as exc:
         names = [plan.spec.name for plan, _ in started]
@@ -209,6 +263,14 @@ def _register_catalog(current: State) -> None:
     else:
         admin.remove_service(NOVA.catalog_type, NOVA.name)
         admin.remove_service(PLACEMENT.catalog_type, PLACEMENT.name)
+    if current.with_compute:
+        admin.grant_project_role("service")
+        network = admin.ensure_service(NEUTRON.catalog_type, NEUTRON.name)
+        admin.ensure_endpoints(
+            network, NEUTRON.endpoint_url(current.ports[NEUTRON.name]), ("public", "internal")
+        )
+    else:
+        admin.remove_service(NEUTRON.catalog_type, NEUTRON.name)
 
 
 def down(directory: str | None) -> list[str]:
@@ -216,7 +278,10 @@ def down(directory: str | None) -> list[str]:
     layout = Layout.at(directory)
     load_state(layout)
     with _locked(layout):
-        return [spec.name for spec in reversed(ALL) if processes.stop(layout, spec.name)]
+        # NOTE: the daemons first (they talk to the APIs), the broker last (everyone talks to it).
+        stopped = [spec.name for spec in reversed(DAEMONS) if daemons.stop(layout, spec)]
+        stopped += [spec.name for spec in reversed(ALL) if processes.stop(layout, spec.name)]
+        return stopped + compute.stop_all(layout)
 
 
 def status(directory: str | None) -> tuple[Layout, State, list[ServiceStatus]]:
@@ -224,7 +289,7 @@ def status(directory: str | None) -> tuple[Layout, State, list[ServiceStatus]]:
     layout = Layout.at(directory)
     current = load_state(layout)
     rows = []
-    for spec in selected(current.with_nova):
+    for spec in selected(current.with_nova, current.with_compute):
         port = current.ports.get(spec.name, 0)
         proc = processes.running(layout, spec.name)
         url = spec.root_url(port)
@@ -237,4 +302,48 @@ def status(directory: str | None) -> tuple[Layout, State, list[ServiceStatus]]:
                 str(layout.log(spec.name)),
             )
         )
+    if current.with_compute:
+        rows += _compute_rows(layout, current)
     return layout, current, rows
+
+
+def _compute_rows(layout: Layout, current: State) -> list[ServiceStatus]:
+    """The broker and the daemons; a daemon is healthy when nova's services table says it is up."""
+    broker = compute.broker_dir(layout)
+    url = compute.transport_url(layout)
+    pid = rabbitmq.running_pid(broker)
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    amqp = "ok (amqp)" if pid and rabbitmq.accepts_amqp(port) else ("down (no amqp)" if pid else "stopped")
+    rows = [ServiceStatus("rabbitmq", url.replace("guest:guest@", ""), pid, amqp, str(broker / "log"))]
+    database = compute.database_dir(layout)
+    db_pid = mariadb.running_pid(database)
+    db_url = compute.neutron_database_url(layout, current).split("@", 1)[1].split("?")[0]
+    db_health = ("ok (answers)" if mariadb.answers(database) else "down (no answer)") if db_pid else "stopped"
+    rows.append(ServiceStatus("mariadb", f"mysql://{db_url}", db_pid, db_health, str(database / "log")))
+    try:
+        token = KeystoneAdmin(clouds.auth_url(current), current.password).token
+        states = compute.service_states(NOVA.endpoint_url(current.ports[NOVA.name]), token)
+    except (OSError, DevcloudError) as exc:
+        states, why = {}, f"unknown (nova: {getattr(exc, 'reason', exc)})"
+    else:
+        why = ""
+    for spec in DAEMONS:
+        proc = daemons.running(layout, spec)
+        if proc is None:
+            health_text = "stopped"
+        else:
+            health_text = why or (
+                f"ok ({states[spec.binary]})"
+                if states.get(spec.binary) == "up"
+                else f"down ({states.get(spec.binary, 'not registered')})"
+            )
+        rows.append(
+            ServiceStatus(
+                spec.name,
+                f"rpc:{spec.binary}",
+                proc.pid if proc else None,
+                health_text,
+                str(layout.log(spec.name)),
+            )
+        )
+    return rows

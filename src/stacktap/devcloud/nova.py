@@ -1,8 +1,7 @@
 """Bootstrapping nova-api: its API and cell databases, and the m1.tiny/m1.small flavors.
 
-NOTE: there is no conductor, scheduler, compute, placement or neutron: nova-api answers reads,
-flavors and keypairs. ``server create`` would leave a server record no one builds, which then
-breaks ``server list`` (it asks neutron for ports).
+NOTE: without ``--with compute`` there is no conductor, scheduler or compute: nova-api answers
+reads, flavors and keypairs, and ``server create`` would leave a server record no one builds.
 """
 
 from __future__ import annotations
@@ -19,7 +18,13 @@ from stacktap.errors import DevcloudError
 #: name -> (id, ram MiB, vcpus, disk GiB), as devstack defines them.
 FLAVORS = {"m1.tiny": ("1", 512, 1, 1), "m1.small": ("2", 2048, 1, 20)}
 
-LIMITATION = "nova is read/flavor/keypair only (no neutron, no compute): `server create` breaks `server list`"
+LIMITATION = (
+    "nova is read/flavor/keypair only (no compute): `up --with compute` adds conductor, scheduler and compute"
+)
+COMPUTE_NOTE = (
+    "servers boot on nova's fake driver (no real guest, no console); neutron has no agents (ports "
+    "never bind): boot with `--nic none`"
+)
 
 
 def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:

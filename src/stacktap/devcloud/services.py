@@ -51,16 +51,43 @@ PLACEMENT = ServiceSpec(
     "",
 )
 
-ALL = (KEYSTONE, GLANCE, NOVA, PLACEMENT)
+NEUTRON = ServiceSpec(
+    "neutron", "neutron-server", "neutron.wsgi.api:application", "OS_NEUTRON_CONFIG_DIR", "network", ""
+)
+
+ALL = (KEYSTONE, GLANCE, NOVA, PLACEMENT, NEUTRON)
 
 #: The apps that are not built from a paste file: traced through ``stacktap.wsgi.wrap``.
 NO_PASTE = (KEYSTONE, PLACEMENT)
 
 
-def selected(with_nova: bool) -> tuple[ServiceSpec, ...]:
-    """The services a cloud runs, keystone first (the others need it to validate tokens)."""
-    # NOTE: placement comes with nova (nova-compute and the scheduler need it).
-    return ALL if with_nova else (KEYSTONE, GLANCE)
+@dataclass(frozen=True)
+class DaemonSpec:
+    """One service that is not served over HTTP: a nova console script talking over RPC."""
+
+    #: short name, used for files: conductor, scheduler, compute
+    name: str
+    #: the process name (``STACKTAP_SERVICE`` when traced) and the console script in the venv
+    process: str
+    #: the ``binary`` nova records for it in its services table (``compute service list``)
+    binary: str
+
+
+CONDUCTOR = DaemonSpec("conductor", "nova-conductor", "nova-conductor")
+SCHEDULER = DaemonSpec("scheduler", "nova-scheduler", "nova-scheduler")
+COMPUTE = DaemonSpec("compute", "nova-compute", "nova-compute")
+
+#: The compute side of ``up --with compute``, in start order (compute registers last).
+DAEMONS = (CONDUCTOR, SCHEDULER, COMPUTE)
+
+
+def selected(with_nova: bool, with_compute: bool = False) -> tuple[ServiceSpec, ...]:
+    """The WSGI services a cloud runs, keystone first (the others need it to validate tokens)."""
+    # NOTE: placement comes with nova (nova-compute and the scheduler need it); neutron with
+    # compute (nova-api asks it for ports and security groups as soon as servers exist).
+    if not with_nova:
+        return (KEYSTONE, GLANCE)
+    return ALL if with_compute else (KEYSTONE, GLANCE, NOVA, PLACEMENT)
 
 
 def by_name(name: str) -> ServiceSpec:

@@ -24,6 +24,8 @@ class State:
     password: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     python: str = ""
     with_nova: bool = True
+    #: nova's conductor, scheduler and compute (fake driver) over a RabbitMQ of the cloud's own
+    with_compute: bool = False
     trace_servers: bool = False
     db: str | None = None
     ports: dict[str, int] = field(default_factory=dict)

@@ -36,10 +36,15 @@ class Tracing:
     db: str
 
     def env(self, spec: ServiceSpec, base: Mapping[str, str]) -> dict[str, str]:
-        env = self.tracing_env(self.db, service=spec.process, base=base)
-        env.update({name: os.environ[name] for name in LIVE_EXPORT_VARS if os.environ.get(name)})
+        env = self.process_env(spec.process, base)
         if spec in NO_PASTE:
             env[settings.WRAP_APP] = spec.wsgi_app
+        return env
+
+    def process_env(self, process: str, base: Mapping[str, str]) -> dict[str, str]:
+        """The env of any traced Python process of the cloud (a nova daemon: client hooks only)."""
+        env = self.tracing_env(self.db, service=process, base=base)
+        env.update({name: os.environ[name] for name in LIVE_EXPORT_VARS if os.environ.get(name)})
         return env
 
     def app(self, spec: ServiceSpec) -> str:

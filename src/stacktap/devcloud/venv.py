@@ -16,6 +16,8 @@ from stacktap.errors import DevcloudError
 #: What the dev cloud needs; versions come from the constraints file.
 BASE_PACKAGES = ("keystone", "glance", "python-openstackclient", "gunicorn")
 NOVA_PACKAGES = ("nova", "openstack-placement", "osc-placement")
+#: ``--with compute``: neutron (nova's network API) and the driver for its MariaDB.
+COMPUTE_PACKAGES = ("neutron", "PyMySQL")
 MIN_PYTHON = (3, 10)
 
 #: The ``pip freeze`` of a working install (keystone 30.0.0, glance 33.0.0, nova 34.0.0,
@@ -25,8 +27,9 @@ CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 _MARKER = ".stacktap-installed.json"
 
 
-def packages(with_nova: bool) -> list[str]:
-    return list(BASE_PACKAGES) + (list(NOVA_PACKAGES) if with_nova else [])
+def packages(with_nova: bool, with_compute: bool = False) -> list[str]:
+    wanted = list(BASE_PACKAGES) + (list(NOVA_PACKAGES) if with_nova else [])
+    return wanted + (list(COMPUTE_PACKAGES) if with_nova and with_compute else [])
 
 
 def check_python(python: str) -> tuple[int, int]:
@@ -55,20 +58,20 @@ def check_python(python: str) -> tuple[int, int]:
     return major, minor
 
 
-def _wanted(with_nova: bool) -> dict[str, object]:
+def _wanted(with_nova: bool, with_compute: bool = False) -> dict[str, object]:
     return {
-        "packages": packages(with_nova),
+        "packages": packages(with_nova, with_compute),
         "constraints_sha256": hashlib.sha256(CONSTRAINTS.read_bytes()).hexdigest(),
     }
 
 
-def is_installed(layout: Layout, with_nova: bool) -> bool:
+def is_installed(layout: Layout, with_nova: bool, with_compute: bool = False) -> bool:
     """True when an earlier ``up`` installed at least these packages with these constraints."""
     try:
         have = json.loads((layout.venv / _MARKER).read_text())
     except (OSError, ValueError):
         return False
-    want = _wanted(with_nova)
+    want = _wanted(with_nova, with_compute)
     return (
         layout.python.exists()
         and have.get("constraints_sha256") == want["constraints_sha256"]
@@ -87,9 +90,11 @@ def _venv_python_version(layout: Layout) -> str | None:
     return None
 
 
-def ensure(layout: Layout, python: str, with_nova: bool, say: Callable[[str], None]) -> None:
+def ensure(
+    layout: Layout, python: str, with_nova: bool, say: Callable[[str], None], with_compute: bool = False
+) -> None:
     """Create the venv with ``python`` (if missing) and pip-install the dev cloud into it."""
-    if is_installed(layout, with_nova):
+    if is_installed(layout, with_nova, with_compute):
         return
     major, minor = check_python(python)
     if not layout.python.exists():
@@ -108,11 +113,11 @@ def ensure(layout: Layout, python: str, with_nova: bool, say: Callable[[str], No
                 f"the virtualenv {layout.venv} uses Python {have}, not {python}'s {major}.{minor}: "
                 "use that --python or another --dir"
             )
-    wanted = packages(with_nova)
+    wanted = packages(with_nova, with_compute)
     say(f"installing {', '.join(wanted)} into {layout.venv} (pip log: {layout.pip_log})")
     _pip_install(layout, wanted)
     marker = layout.venv / _MARKER
-    marker.write_text(json.dumps(_wanted(with_nova), indent=2) + "\n")
+    marker.write_text(json.dumps(_wanted(with_nova, with_compute), indent=2) + "\n")
 
 
 def _pip_install(layout: Layout, wanted: list[str]) -> None:

@@ -1,0 +1,267 @@
+"""``up --with compute``: nova's conductor, scheduler and compute (fake virt driver) over RabbitMQ.
+
+What ``up`` adds once nova-api and placement serve (see :mod:`stacktap.devcloud.lifecycle`):
+
+1. a RabbitMQ node of the dev cloud's own (``DIR/rabbitmq``, :mod:`stacktap.devcloud.rabbitmq`),
+   nova's ``transport_url`` in ``nova.conf`` and in cell1's mapping (a cloud first bootstrapped
+   without compute had ``fake://`` there), and a MariaDB of its own (``DIR/mariadb``) for
+   neutron-server, which ``up`` serves like the other APIs (:mod:`stacktap.devcloud.neutron`);
+2. the three daemons, each its own process and log (:mod:`stacktap.devcloud.daemons`), healthy
+   when nova's services table says they are up;
+3. the compute host mapped into cell1 (``nova-manage cell_v2 discover_hosts``) once its resource
+   provider is in placement, and a small raw image, ``devcloud-image``, in glance.
+
+NOTE: the daemons run with native threads (``concurrency_backend = threading`` in nova.conf), not
+eventlet, so stacktap's hooks and nova's own threads behave as in nova-api.
+"""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from stacktap.devcloud import daemons, mariadb, processes, rabbitmq
+from stacktap.devcloud.http import request_bytes, request_json
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.manage import clean_env, run_tool
+from stacktap.devcloud.services import DAEMONS, GLANCE, NOVA, PLACEMENT, DaemonSpec
+from stacktap.devcloud.state import State
+from stacktap.errors import DevcloudError
+
+Say = Callable[[str], None]
+#: The env a traced daemon runs with, given its process name and the base env (None: untraced).
+TraceEnv = Callable[[str, Mapping[str, str]], dict[str, str]] | None
+
+#: nova's ``[DEFAULT] host``: the compute host, its hypervisor and its resource provider's name.
+HOST_NAME = "stacktap-devcloud"
+IMAGE_NAME = "devcloud-image"
+#: How long the daemons may take to report up (nova-compute imports a lot, then registers).
+UP_TIMEOUT = 180.0
+
+
+def broker_dir(layout: Layout) -> Path:
+    return layout.root / "rabbitmq"
+
+
+def database_dir(layout: Layout) -> Path:
+    return layout.root / "mariadb"
+
+
+def neutron_database_url(layout: Layout, state: State) -> str:
+    return mariadb.database_url(database_dir(layout), "neutron", state.password)
+
+
+def start_database(layout: Layout, state: State, say: Say) -> None:
+    """Start (or reuse) the dev cloud's MariaDB, with neutron's database and user."""
+    was = mariadb.running_pid(database_dir(layout))
+    url = mariadb.start_server(database_dir(layout), "neutron", state.password)
+    port = url.split("@", 1)[1].split("/", 1)[0]
+    say(f"mariadb {'already serving' if was else 'serving'} on {port}")
+
+
+def transport_url(layout: Layout) -> str:
+    """The broker's ``rabbit://`` URL (its ports are kept in the broker dir from the first pick)."""
+    return rabbitmq.broker_url(broker_dir(layout))
+
+
+def start_broker(layout: Layout, say: Say) -> str:
+    """Start (or reuse) the dev cloud's RabbitMQ node; its URL."""
+    directory = broker_dir(layout)
+    directory.mkdir(mode=0o700, exist_ok=True)
+    was = rabbitmq.running_pid(directory)
+    url = rabbitmq.start_broker(directory)
+    port = url.rsplit(":", 1)[1].strip("/")
+    say(f"rabbitmq {'already serving' if was else 'serving'} on 127.0.0.1:{port}")
+    return url
+
+
+def map_cell1(layout: Layout, url: str) -> None:
+    """Point cell1's mapping at ``url`` when it still names another transport (``fake://``)."""
+    conf = ["--config-file", str(layout.etc(NOVA.name) / "nova.conf")]
+    listing = _nova_manage_output(layout, [*conf, "cell_v2", "list_cells", "--verbose"])
+    for row in listing.splitlines():
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0] == "cell1" and cells[2] != url:
+            run_tool(
+                layout,
+                [
+                    "nova-manage",
+                    *conf,
+                    "cell_v2",
+                    "update_cell",
+                    "--cell_uuid",
+                    cells[1],
+                    "--transport-url",
+                    url,
+                ],
+            )
+
+
+def _nova_manage_output(layout: Layout, args: list[str]) -> str:
+    try:
+        done = subprocess.run(
+            [str(layout.bin / "nova-manage"), *args],
+            capture_output=True,
+            text=True,
+            env=clean_env(),
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise DevcloudError(f"cannot run nova-manage: {exc}") from exc
+    if done.returncode != 0:
+        raise DevcloudError(
+            f"nova-manage {' '.join(args[2:4])} failed (exit {done.returncode}): {done.stderr[-200:]}"
+        )
+    return done.stdout
+
+
+@dataclass(frozen=True)
+class _DaemonPlan:
+    spec: DaemonSpec
+    argv: list[str]
+    env: dict[str, str]
+    fingerprint: str
+
+
+def _plan(layout: Layout, spec: DaemonSpec, trace_env: TraceEnv) -> _DaemonPlan:
+    files = [layout.etc(NOVA.name) / "nova.conf"]
+    argv = daemons.command(layout, spec, files)
+    base = clean_env()
+    env = trace_env(spec.process, base) if trace_env else base
+    return _DaemonPlan(spec, argv, env, processes.fingerprint(argv, env, files))
+
+
+def serve(layout: Layout, state: State, token: str, trace_env: TraceEnv, say: Say) -> None:
+    """Start the daemons that do not run as planned, wait until nova sees them up, map the host."""
+    started: dict[str, object] = {}
+    try:
+        for plan in (_plan(layout, spec, trace_env) for spec in DAEMONS):
+            current = daemons.running(layout, plan.spec)
+            if current is not None and daemons.started_fingerprint(layout, plan.spec) == plan.fingerprint:
+                say(f"{plan.spec.process} already running (pid {current.pid})")
+                continue
+            if current is not None:
+                say(f"restarting {plan.spec.process} (its configuration changed)")
+                daemons.stop(layout, plan.spec)
+            started[plan.spec.name] = daemons.start(layout, plan.spec, plan.argv, plan.env, plan.fingerprint)
+            say(f"running {plan.spec.process} (log: {layout.log(plan.spec.name)})")
+        compute_url = NOVA.endpoint_url(state.ports[NOVA.name])
+        _wait_services_up(layout, compute_url, token, started)
+        _discover_host(layout, PLACEMENT.root_url(state.ports[PLACEMENT.name]), token)
+    except BaseException:
+        for spec in DAEMONS:
+            if spec.name in started:
+                daemons.stop(layout, spec)
+        raise
+
+
+def stop_all(layout: Layout) -> list[str]:
+    """Stop the daemons (compute first), the broker and the database; the names of those that ran."""
+    stopped = [spec.name for spec in reversed(DAEMONS) if daemons.stop(layout, spec)]
+    if rabbitmq.stop_broker(broker_dir(layout)):
+        stopped.append("rabbitmq")
+    if mariadb.running_pid(database_dir(layout)) is not None and mariadb.stop_server(database_dir(layout)):
+        stopped.append("mariadb")
+    return stopped
+
+
+def service_states(compute_url: str, token: str) -> dict[str, str]:
+    """nova's view of its services on this host: binary -> ``up``/``down``/``disabled``."""
+    listed = request_json("GET", compute_url + "/os-services", headers={"X-Auth-Token": token}, timeout=10)
+    if listed.status != 200 or not isinstance(listed.body, dict):
+        return {}
+    states = {}
+    for service in listed.body.get("services", []):
+        if service.get("host") == HOST_NAME:
+            disabled = service.get("status") == "disabled"
+            states[service.get("binary", "")] = "disabled" if disabled else str(service.get("state"))
+    return states
+
+
+def _wait_services_up(layout: Layout, compute_url: str, token: str, started: Mapping[str, object]) -> None:
+    deadline = time.monotonic() + UP_TIMEOUT
+    while True:
+        for spec in DAEMONS:
+            proc = started.get(spec.name)
+            code = proc.poll() if proc is not None else None  # type: ignore[attr-defined]
+            if code is not None:
+                raise DevcloudError(
+                    f"{spec.process} exited (code {code}) while starting: {daemons.log_tail(layout, spec)}; "
+                    f"read {layout.log(spec.name)}"
+                )
+        states = service_states(compute_url, token)
+        waiting = [spec for spec in DAEMONS if states.get(spec.binary) != "up"]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            spec = waiting[0]
+            raise DevcloudError(
+                f"{spec.process} did not report up within {UP_TIMEOUT:.0f}s (nova says "
+                f"{states.get(spec.binary, 'nothing')}); read {layout.log(spec.name)}"
+            )
+        time.sleep(1.0)
+
+
+def _discover_host(layout: Layout, placement_url: str, token: str) -> None:
+    """Map the compute host into cell1 once nova-compute has put its resource provider in placement."""
+    headers = {"X-Auth-Token": token, "OpenStack-API-Version": "placement 1.14"}
+    deadline = time.monotonic() + UP_TIMEOUT
+    while True:
+        found = request_json("GET", f"{placement_url}/resource_providers?name={HOST_NAME}", headers=headers)
+        if found.status == 200 and found.body.get("resource_providers"):
+            break
+        if time.monotonic() > deadline:
+            raise DevcloudError(
+                f"nova-compute registered no resource provider in placement within {UP_TIMEOUT:.0f}s; "
+                f"read {layout.log('compute')}"
+            )
+        time.sleep(1.0)
+    conf = ["--config-file", str(layout.etc(NOVA.name) / "nova.conf")]
+    run_tool(layout, ["nova-manage", *conf, "cell_v2", "discover_hosts"])
+
+
+def raw_image(size: int = 2 << 20) -> bytes:
+    """A raw disk that looks bootable: an MBR with one active Linux partition, then zeros.
+
+    NOTE: the fake driver never reads it. glance inspects every upload (oslo.utils'
+    format_inspector): a boot signature without a partition fails its MBR safety check, so the
+    partition entry is needed, and it must fit the disk (start at sector 2048, as fdisk does).
+    """
+    sectors = size // 512
+    sector = bytearray(512)
+    # status (active), CHS start, type 0x83 (Linux), CHS end, first LBA, number of sectors
+    sector[446:462] = struct.pack(
+        "<B3sB3sII", 0x80, b"\x00\x02\x00", 0x83, b"\xff\xff\xff", 2048, sectors - 2048
+    )
+    sector[510:512] = b"\x55\xaa"
+    return bytes(sector) + bytes(size - len(sector))
+
+
+def ensure_image(glance_port: int, token: str) -> None:
+    """``devcloud-image`` (public, raw, bare), uploaded unless glance has an active one by that name;
+    a half-made one (``queued`` after a failed upload) is deleted first."""
+    url = GLANCE.root_url(glance_port) + "/v2/images"
+    headers = {"X-Auth-Token": token}
+    listed = request_json("GET", f"{url}?name={IMAGE_NAME}", headers=headers)
+    if listed.status != 200:
+        raise DevcloudError(f"glance refused to list images: HTTP {listed.status}")
+    images = listed.body.get("images", [])
+    if any(image.get("status") == "active" for image in images):
+        return
+    for image in images:
+        request_json("DELETE", f"{url}/{image['id']}", headers=headers)
+    meta = {"name": IMAGE_NAME, "disk_format": "raw", "container_format": "bare", "visibility": "public"}
+    created = request_json("POST", url, meta, headers)
+    if created.status >= 300:
+        raise DevcloudError(f"glance refused to create {IMAGE_NAME}: HTTP {created.status}")
+    file_url = f"{url}/{created.body['id']}/file"
+    uploaded = request_bytes("PUT", file_url, raw_image(), headers=headers, timeout=120)
+    if uploaded.status >= 300:
+        raise DevcloudError(
+            f"glance refused the upload of {IMAGE_NAME}: HTTP {uploaded.status} {uploaded.body}"
+        )

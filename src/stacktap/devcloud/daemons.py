@@ -1,0 +1,140 @@
+"""Running the compute side's daemons (nova-conductor, -scheduler, -compute): start, pid, stop.
+
+They are console scripts of the dev cloud's venv, not WSGI apps: each runs as its own process in
+its own session with ``DIR/run/<name>.pid``, ``DIR/run/<name>.fingerprint`` and
+``DIR/logs/<name>.log``, like the gunicorn services of :mod:`stacktap.devcloud.processes`, whose
+liveness, fingerprint and stop helpers they share. "Healthy" is nova's own view: the service's
+record in nova's services table is up (see :mod:`stacktap.devcloud.compute`).
+
+A pid counts as ours only while ``/proc/<pid>`` runs this daemon's console script from this dev
+cloud's venv, in this dev cloud's directory. The pid is the session leader (the service's master
+when oslo.service forks a worker), so a stop signals master and worker together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.processes import Running, is_alive, stop_process_group
+from stacktap.devcloud.services import DaemonSpec
+from stacktap.errors import DevcloudError
+
+
+def _pid_path(layout: Layout, spec: DaemonSpec) -> Path:
+    return layout.run / f"{spec.name}.pid"
+
+
+def _fingerprint_path(layout: Layout, spec: DaemonSpec) -> Path:
+    return layout.run / f"{spec.name}.fingerprint"
+
+
+def command(layout: Layout, spec: DaemonSpec, config_files: list[Path]) -> list[str]:
+    """``python bin/nova-conductor --config-file ...`` (the venv's python, so tracing's
+    ``sitecustomize`` loads exactly as for the gunicorn services)."""
+    argv = [str(layout.python), str(layout.bin / spec.process)]
+    for path in config_files:
+        argv += ["--config-file", str(path)]
+    return argv
+
+
+def _is_ours(layout: Layout, spec: DaemonSpec, pid: int) -> bool:
+    if not is_alive(pid):
+        return False
+    if not os.path.isdir("/proc/self"):  # NOTE: no procfs (macOS): trust a live pid
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    # NOTE: oslo.service retitles a forking service's master ("nova-conductor: master process
+    # [<argv>]"), which keeps the script's path: look for it anywhere in the command line.
+    return os.fsencode(str(layout.bin / spec.process)) in cmdline and cwd == os.path.realpath(layout.root)
+
+
+def running(layout: Layout, spec: DaemonSpec) -> Running | None:
+    """The live process of ``spec``; a stale pid file is removed on the way."""
+    path = _pid_path(layout, spec)
+    try:
+        pid = int(path.read_text().strip())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pid = 0
+    if pid > 0 and _is_ours(layout, spec, pid):
+        return Running(spec.name, pid)
+    _forget(layout, spec)
+    return None
+
+
+def _forget(layout: Layout, spec: DaemonSpec) -> None:
+    for path in (_pid_path(layout, spec), _fingerprint_path(layout, spec)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def started_fingerprint(layout: Layout, spec: DaemonSpec) -> str | None:
+    try:
+        return _fingerprint_path(layout, spec).read_text().strip()
+    except OSError:
+        return None
+
+
+def start(
+    layout: Layout, spec: DaemonSpec, argv: list[str], env: Mapping[str, str], fingerprint_value: str
+) -> subprocess.Popen[bytes]:
+    """Spawn ``argv`` in its own session (it outlives ``up``); output appended to its log."""
+    with open(layout.log(spec.name), "ab") as log:
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        log.write(f"\n===== stacktap devcloud: starting {spec.process} at {when} =====\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env),
+                cwd=str(layout.root),
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise DevcloudError(f"cannot start {spec.process}: {exc}") from exc
+    _pid_path(layout, spec).write_text(f"{proc.pid}\n")
+    _fingerprint_path(layout, spec).write_text(fingerprint_value + "\n")
+    return proc
+
+
+def stop(layout: Layout, spec: DaemonSpec, timeout: float = 15.0) -> bool:
+    """Stop ``spec`` if it runs (TERM to its session, KILL after ``timeout``); True if it ran."""
+    current = running(layout, spec)
+    if current is None:
+        return False
+    stop_process_group(current.pid, timeout)
+    _forget(layout, spec)
+    return True
+
+
+def log_tail(layout: Layout, spec: DaemonSpec) -> str:
+    """The line of the daemon's log that says why it stopped, for a one-line error.
+
+    NOTE: oslo.log prefixes every traceback line with ``ERROR <logger>``; the reason is the last
+    such line that names an exception (``nova.exception.InvalidConfiguration: ...``).
+    """
+    try:
+        lines = layout.log(spec.name).read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        _, found, message = line.partition(" ERROR ")
+        reason = message.split(" ", 1)[1].strip() if found and " " in message else ""
+        if reason and not reason.startswith(("File ", "^", "Traceback")) and ": " in reason:
+            return reason[-300:]
+    kept = [line.strip() for line in lines if line.strip()]
+    return kept[-1][-300:] if kept else ""

@@ -1,0 +1,82 @@
+"""The compute side's pieces that need no cloud: the image, the daemons' processes, their errors."""
+
+from __future__ import annotations
+
+import struct
+import sys
+import time
+from pathlib import Path
+
+from oslo_utils.imageutils import format_inspector
+
+from stacktap.devcloud import compute, daemons
+from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.services import COMPUTE, CONDUCTOR, SCHEDULER
+
+
+def test_image_passes_glances_format_inspection(tmp_path: Path) -> None:
+    # NOTE: the inspector glance runs on every upload; a boot signature without a partition
+    # table fails its MBR safety check (HTTP 415 from glance), which is what this guards.
+    image = tmp_path / "devcloud.raw"
+    image.write_bytes(compute.raw_image())
+    found = format_inspector.detect_file_format(str(image))
+    found.safety_check()  # raises SafetyCheckFailed when glance would refuse it
+    data = image.read_bytes()
+    assert data[510:512] == b"\x55\xaa" and data[446] == 0x80 and data[450] == 0x83
+    first, count = struct.unpack("<II", data[454:462])
+    assert first == 2048 and first + count == len(data) // 512
+
+
+def _fake_daemon(layout: Layout, script: str) -> None:
+    """A stand-in console script in the layout's venv bin: a real process that sleeps."""
+    layout.bin.mkdir(parents=True, exist_ok=True)
+    (layout.bin / script).write_text("import time\nwhile True:\n    time.sleep(1)\n")
+    layout.python.symlink_to(sys.executable)
+
+
+def test_daemon_start_running_stop(tmp_path: Path) -> None:
+    layout = Layout.at(tmp_path / "cloud")
+    layout.make_dirs()
+    _fake_daemon(layout, CONDUCTOR.process)
+    argv = daemons.command(layout, CONDUCTOR, [tmp_path / "nova.conf"])
+    assert argv[1:] == [str(layout.bin / "nova-conductor"), "--config-file", str(tmp_path / "nova.conf")]
+    proc = daemons.start(layout, CONDUCTOR, argv, {"PATH": "/usr/bin:/bin"}, "fp1")
+    try:
+        deadline = time.monotonic() + 10
+        while daemons.running(layout, CONDUCTOR) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        current = daemons.running(layout, CONDUCTOR)
+        assert current is not None and current.pid == proc.pid
+        assert daemons.started_fingerprint(layout, CONDUCTOR) == "fp1"
+        assert daemons.running(layout, SCHEDULER) is None  # another daemon's files are not its
+        assert "starting nova-conductor" in layout.log("conductor").read_text()
+    finally:
+        assert daemons.stop(layout, CONDUCTOR, timeout=5) is True
+    assert proc.wait(timeout=5) is not None
+    assert daemons.running(layout, CONDUCTOR) is None
+    assert daemons.stop(layout, CONDUCTOR) is False
+
+
+def test_a_stale_pid_file_is_never_signalled(tmp_path: Path) -> None:
+    layout = Layout.at(tmp_path / "cloud")
+    layout.make_dirs()
+    # NOTE: pid 1 is alive but is not this dev cloud's conductor.
+    (layout.run / "conductor.pid").write_text("1\n")
+    assert daemons.running(layout, CONDUCTOR) is None
+    assert not (layout.run / "conductor.pid").exists()
+    assert daemons.stop(layout, CONDUCTOR) is False
+
+
+def test_log_tail_names_the_exception_of_an_oslo_traceback(tmp_path: Path) -> None:
+    layout = Layout.at(tmp_path / "cloud")
+    layout.make_dirs()
+    layout.log("compute").write_text(
+        "2026-12-03 14:07:09.816 17637 INFO nova.service [-] Starting compute node\n"
+        "2026-12-03 14:07:09.816 17637 ERROR nova Traceback (most recent call last):\n"
+        '2026-12-03 14:07:09.816 17637 ERROR nova   File "manager.py", line 1495, in _ensure\n'
+        "2026-12-03 14:07:09.816 17637 ERROR nova     raise exception.InvalidConfiguration(\n"
+        "2026-12-03 14:07:09.816 17637 ERROR nova nova.exception.InvalidConfiguration: No local node\n"
+        "2026-12-03 14:07:09.816 17637 ERROR nova \n"
+    )
+    assert daemons.log_tail(layout, CONDUCTOR) == ""
+    assert daemons.log_tail(layout, COMPUTE) == "nova.exception.InvalidConfiguration: No local node"
