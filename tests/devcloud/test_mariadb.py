@@ -45,7 +45,7 @@ def _query(url: str, sql: str) -> str:
 
 def test_start_serve_reuse_stop(tmp_path: Path) -> None:
     directory = tmp_path / "db"
-    url = mariadb.start_server(directory, "neutron", "s3cret'pw")
+    [url] = mariadb.start_server(directory, ["neutron"], "s3cret'pw")
     try:
         assert url.startswith("mysql+pymysql://stacktap:") and url.endswith("/neutron?charset=utf8")
         pid = mariadb.running_pid(directory)
@@ -53,7 +53,8 @@ def test_start_serve_reuse_stop(tmp_path: Path) -> None:
         _query(url, "CREATE TABLE t (x INT); INSERT INTO t VALUES (42)")
         assert _query(url, "SELECT x FROM t") == "42"
         # reused: same process, same data, and a second database next to the first
-        other = mariadb.start_server(directory, "other", "s3cret'pw")
+        neutron, other = mariadb.start_server(directory, ["neutron", "other"], "s3cret'pw")
+        assert neutron == url
         assert mariadb.running_pid(directory) == pid
         assert _query(other, "SELECT 1") == "1"
         assert (directory.stat().st_mode & 0o777) == 0o700
@@ -63,7 +64,7 @@ def test_start_serve_reuse_stop(tmp_path: Path) -> None:
     assert not mariadb.answers(directory)
     assert mariadb.stop_server(directory) is False
     # the data survive a restart
-    mariadb.start_server(directory, "neutron", "s3cret'pw")
+    mariadb.start_server(directory, ["neutron"], "s3cret'pw")
     try:
         assert _query(url, "SELECT x FROM t") == "42"
     finally:
@@ -88,7 +89,7 @@ def test_a_taken_port_is_one_line(tmp_path: Path) -> None:
 
         threading.Thread(target=greet, daemon=True).start()
         with pytest.raises(DevcloudError) as info:
-            mariadb.start_server(directory, "neutron", "pw")
+            mariadb.start_server(directory, ["neutron"], "pw")
     assert f"port 127.0.0.1:{port} kept for mariadb is taken" in str(info.value)
     assert mariadb.running_pid(directory) is None
 
@@ -98,6 +99,6 @@ def test_missing_mariadb_is_one_line_naming_the_package(
 ) -> None:
     monkeypatch.setattr(mariadb, "SERVER", "no-such-mariadbd")
     with pytest.raises(DevcloudError) as info:
-        mariadb.start_server(tmp_path / "db", "neutron", "pw")
+        mariadb.start_server(tmp_path / "db", ["neutron"], "pw")
     assert "apt-get install mariadb-server" in str(info.value)
     assert "\n" not in str(info.value)

@@ -1,6 +1,7 @@
-"""The session fixture ``devcloud``: a real keystone, glance and nova-api on 127.0.0.1.
+"""The session fixture ``devcloud``: a real keystone, glance, nova, placement and neutron on 127.0.0.1,
+with nova's conductor, scheduler and compute (fake driver) over a RabbitMQ of the cloud's own.
 
-It runs ``stacktap devcloud up --dir D --trace-servers --db D/stacktap.db`` (through the
+It runs ``stacktap devcloud up --dir D --with compute --trace-servers --db D/stacktap.db`` (through the
 installed console script), which reuses a cloud that is already up. D is
 ``$STACKTAP_TEST_DEVCLOUD_DIR``, default ``<repo>/.devcloud``. When this stacktap lacks the
 server-tracing pieces the cloud comes up untraced (``traced`` is False). A cloud that cannot come
@@ -65,7 +66,9 @@ def devcloud() -> Devcloud:
     directory = devcloud_dir()
     db = directory / "stacktap.db"
     traced = tracing.missing() is None
-    command = [*stacktap_command(), "devcloud", "up", "--dir", str(directory)]
+    # NOTE: the whole cloud, compute side included: servers boot, and what a command does past
+    # nova-api (conductor, scheduler, compute, placement, neutron) is there to trace.
+    command = [*stacktap_command(), "devcloud", "up", "--dir", str(directory), "--with", "compute"]
     # NOTE: explicit either way, so a cloud traced by an earlier run follows what this one can do.
     command += ["--trace-servers", "--db", str(db)] if traced else ["--no-trace-servers"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=1500, stdin=subprocess.DEVNULL)

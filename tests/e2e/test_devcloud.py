@@ -92,8 +92,10 @@ def test_server_list_answers(devcloud: Any) -> None:
 
 
 def test_placement_answers_through_osc_placement(devcloud: Any) -> None:
-    # NOTE: no compute yet, so no resource provider; an empty list proves auth, catalog and schema.
-    assert openstack_json(devcloud, "resource", "provider", "list") == []
+    # NOTE: the one compute host's provider, put there by nova-compute itself.
+    assert [row["name"] for row in openstack_json(devcloud, "resource", "provider", "list")] == [
+        "stacktap-devcloud"
+    ]
     classes = {row["name"] for row in openstack_json(devcloud, "resource", "class", "list")}
     assert {"VCPU", "MEMORY_MB", "DISK_GB"} <= classes
 
@@ -146,13 +148,16 @@ def test_status_names_services_pids_health_and_logs(devcloud: Any) -> None:
     result = stacktap(devcloud, "status", "-f", "json")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = {row["Service"]: row for row in json.loads(result.stdout)}
-    assert set(rows) == set(devcloud.urls)
+    compute_side = {"rabbitmq", "mariadb", "conductor", "scheduler", "compute"}
+    assert set(rows) == set(devcloud.urls) | compute_side
     for name, row in rows.items():
-        assert row["URL"] == devcloud.urls[name]
-        assert isinstance(row["PID"], int) and row["Health"].startswith("ok")
-        assert Path(row["Log"]).is_file()
+        if name in devcloud.urls:
+            assert row["URL"] == devcloud.urls[name]
+        assert isinstance(row["PID"], int) and row["Health"].startswith("ok"), row
+        assert Path(row["Log"]).exists()
+    assert [rows[name]["Health"] for name in ("conductor", "scheduler", "compute")] == ["ok (up)"] * 3
     table = stacktap(devcloud, "status").stdout
-    assert "server create" in table and "clouds.yaml" in table
+    assert "--nic none" in table and "clouds.yaml" in table
 
 
 def test_second_up_reuses_the_running_services(devcloud: Any) -> None:

@@ -51,14 +51,23 @@ def database_dir(layout: Layout) -> Path:
     return layout.root / "mariadb"
 
 
+#: The databases on the dev cloud's MariaDB: neutron's, and nova's API, cell1 and cell0 ones.
+DATABASES = ("neutron", "nova_api", "nova", "nova_cell0")
+
+
+def database_url(layout: Layout, state: State, database: str) -> str:
+    """The SQLAlchemy URL of one of :data:`DATABASES` (whether or not the server runs)."""
+    return mariadb.database_url(database_dir(layout), database, state.password)
+
+
 def neutron_database_url(layout: Layout, state: State) -> str:
-    return mariadb.database_url(database_dir(layout), "neutron", state.password)
+    return database_url(layout, state, "neutron")
 
 
 def start_database(layout: Layout, state: State, say: Say) -> None:
-    """Start (or reuse) the dev cloud's MariaDB, with neutron's database and user."""
+    """Start (or reuse) the dev cloud's MariaDB, with the databases and their user."""
     was = mariadb.running_pid(database_dir(layout))
-    url = mariadb.start_server(database_dir(layout), "neutron", state.password)
+    url = mariadb.start_server(database_dir(layout), DATABASES, state.password)[0]
     port = url.split("@", 1)[1].split("/", 1)[0]
     say(f"mariadb {'already serving' if was else 'serving'} on {port}")
 

@@ -113,8 +113,8 @@ def nova_conf(layout: Layout, state: State) -> Sections:
             "host": compute.HOST_NAME,
         },
         "api": {"auth_strategy": "keystone"},
-        "api_database": {"connection": layout.sqlite_url("nova_api")},
-        "database": {"connection": layout.sqlite_url("nova")},
+        "api_database": {"connection": nova_database_url(layout, state, "nova_api")},
+        "database": {"connection": nova_database_url(layout, state, "nova")},
         "wsgi": {"api_paste_config": str(layout.etc(NOVA.name) / PASTE_NAME[NOVA.name])},
         "keystone_authtoken": _authtoken(state),
         "oslo_concurrency": {"lock_path": str(data / "lock")},
@@ -122,6 +122,12 @@ def nova_conf(layout: Layout, state: State) -> Sections:
     if state.with_compute:
         _add_compute(sections, layout, state)
     return sections
+
+
+def nova_database_url(layout: Layout, state: State, name: str) -> str:
+    """nova's database ``name`` (nova_api, nova, nova_cell0): SQLite for nova-api alone, MariaDB
+    once conductor, scheduler and API write it from three processes (SQLite: "database is locked")."""
+    return compute.database_url(layout, state, name) if state.with_compute else layout.sqlite_url(name)
 
 
 def _add_compute(sections: dict[str, dict[str, str]], layout: Layout, state: State) -> None:

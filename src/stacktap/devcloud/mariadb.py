@@ -1,10 +1,12 @@
 """A MariaDB server of its own in a directory: Debian's ``mariadbd``, run as the caller.
 
-Public API: :func:`start_server` (start, or reuse, the server of a directory and make sure a
-database and its user exist; returns the SQLAlchemy URL), :func:`stop_server`,
-:func:`running_pid`, :func:`answers`, :func:`database_url`. The dev cloud runs neutron on it: neutron's
-migrations need ALTER of constraints, which SQLite has not (``neutron-db-manage upgrade heads`` stops with
-``NotImplementedError``), and a real MariaDB is how neutron is deployed.
+Public API: :func:`start_server` (start, or reuse, the server of a directory and make sure
+databases and their user exist; returns the SQLAlchemy URLs), :func:`stop_server`,
+:func:`running_pid`, :func:`answers`, :func:`database_url`. The dev cloud runs neutron and, once
+compute is on, nova on it: neutron's migrations need ALTER of constraints, which SQLite has not
+(``neutron-db-manage upgrade heads`` stops with ``NotImplementedError``); nova's conductor,
+scheduler and API writing one SQLite file from three processes get "database is locked"; and a
+real MariaDB is how both are deployed.
 
 Everything is under the directory: the data dir (``mariadb-install-db`` at the first start),
 the unix socket the bootstrap SQL goes through (root, no password, reachable only through the
@@ -21,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,24 +128,26 @@ def answers(directory: str | Path) -> bool:
     return _answers(_server(Path(directory).resolve()))
 
 
-def start_server(directory: str | Path, database: str, password: str) -> str:
-    """Start (or reuse) the MariaDB of ``directory``, with ``database`` and the services' user.
+def start_server(directory: str | Path, databases: Sequence[str], password: str) -> list[str]:
+    """Start (or reuse) the MariaDB of ``directory``, with ``databases`` and the services' user.
 
-    Returns the SQLAlchemy URL of ``database``. One-line DevcloudError when MariaDB is not
+    Returns the SQLAlchemy URL of each database. One-line DevcloudError when MariaDB is not
     installed, its port is taken, or it does not answer within the timeout (naming its log).
     """
     root = Path(directory).resolve()
     server = _server(root)
     if running_pid(root) is None:
         _start(server)
-    _sql(
-        server,
-        f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4;"
-        f"CREATE USER IF NOT EXISTS '{USER}'@'{HOST}' IDENTIFIED BY '{_quote(password)}';"
-        f"ALTER USER '{USER}'@'{HOST}' IDENTIFIED BY '{_quote(password)}';"
-        f"GRANT ALL PRIVILEGES ON `{database}`.* TO '{USER}'@'{HOST}';",
-    )
-    return server.url(database, password)
+    user = f"'{USER}'@'{HOST}'"
+    statements = [
+        f"CREATE USER IF NOT EXISTS {user} IDENTIFIED BY '{_quote(password)}'",
+        f"ALTER USER {user} IDENTIFIED BY '{_quote(password)}'",
+    ]
+    for database in databases:
+        statements.append(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4")
+        statements.append(f"GRANT ALL PRIVILEGES ON `{database}`.* TO {user}")
+    _sql(server, ";".join(statements) + ";")
+    return [server.url(database, password) for database in databases]
 
 
 def _quote(value: str) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from stacktap.devcloud.config import nova_database_url
 from stacktap.devcloud.http import request_json
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import run_tool
@@ -30,9 +31,11 @@ COMPUTE_NOTE = (
 def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
     """Once per dev cloud: ``api_db sync``, cell0 and cell1 mappings, ``db sync``."""
     (layout.data / "nova" / "lock").mkdir(parents=True, exist_ok=True)
-    if NOVA.name in state.done:
+    # NOTE: the databases move to MariaDB with compute: a bootstrap of their own there.
+    step = f"{NOVA.name}@mariadb" if state.with_compute else NOVA.name
+    if step in state.done:
         return
-    say("bootstrapping nova")
+    say(f"bootstrapping nova{' (its databases on mariadb)' if state.with_compute else ''}")
     conf = ["--config-file", str(layout.etc(NOVA.name) / "nova.conf")]
     run_tool(layout, ["nova-manage", *conf, "api_db", "sync"])
     run_tool(
@@ -43,13 +46,13 @@ def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
             "cell_v2",
             "map_cell0",
             "--database_connection",
-            layout.sqlite_url("nova_cell0"),
+            nova_database_url(layout, state, "nova_cell0"),
         ],
     )
     # NOTE: exit 2 means "a cell with this database and transport already exists" (a rerun).
     run_tool(layout, ["nova-manage", *conf, "cell_v2", "create_cell", "--name", "cell1"], ok_codes=(0, 2))
     run_tool(layout, ["nova-manage", *conf, "db", "sync"])
-    state.mark_done(NOVA.name)
+    state.mark_done(step)
 
 
 def ensure_flavors(compute_url: str, token: str) -> None:
