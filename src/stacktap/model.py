@@ -329,6 +329,16 @@ class Call:
     def end(self) -> float:
         return self.start + (self.duration or self.time_to_headers or 0.0)
 
+    @property
+    def denied_by(self) -> Optional[PolicyCheck]:
+        """The policy check that refused a 403 answer: its last check that was not allowed."""
+        if self.status != 403:
+            return None
+        for check in reversed(self.policy_checks):
+            if check.result != POLICY_ALLOWED:
+                return check
+        return None
+
     def header(self, name: str, response: bool = True) -> Optional[str]:
         """First header ``name`` (case-insensitive) of the response (or request)."""
         wanted = name.lower()

@@ -1,0 +1,80 @@
+"""``stacktap policy`` (and the 403 note of ``stacktap show``) through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+from tests.fixtures.policy_runs import CREATE_RULE, write_flavor_create_denied, write_image_list_allowed
+
+from stacktap.cli.main import cli
+
+
+def _invoke(*args: str) -> object:
+    return CliRunner().invoke(cli, list(args))
+
+
+def test_the_rules_per_service_with_results_callers_and_calls(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run = write_flavor_create_denied(db)
+    result = _invoke("policy", run, "-f", "json", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    rows = {(r["Service"], r["Rule"]): r for r in json.loads(result.output)}
+    assert set(rows) == {
+        ("nova-api", "context_is_admin"),
+        ("nova-api", CREATE_RULE),
+        ("keystone", "identity:validate_token"),
+    }
+    create = rows[("nova-api", CREATE_RULE)]
+    assert (create["Result"], create["Caller"]) == ("denied", "command")
+    assert create["Errors"] == ["PolicyNotAuthorized"]
+    assert create["Calls"] == ["#2 POST /v2.1/flavors 403"]
+    assert create["Check"] == "rule:context_is_admin" and create["Roles"] == ["member", "reader"]
+    validate = rows[("keystone", "identity:validate_token")]
+    assert (validate["Result"], validate["Caller"]) == ("allowed", "nova-api")
+
+
+def test_denied_lists_only_what_was_refused(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run = write_flavor_create_denied(db)
+    result = _invoke("policy", run, "--denied", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert CREATE_RULE in result.output and "#2 POST /v2.1/flavors 403" in result.output
+    assert "identity:validate_token" not in result.output
+
+
+def test_the_policy_file_grants_the_commands_rules_to_the_role(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    a = write_flavor_create_denied(db)
+    b = write_image_list_allowed(db)
+    result = _invoke("policy", a, b, "--as-policy-file", "--role", "flavor_admin", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("# A STARTING POINT for a custom role")
+    granted = yaml.safe_load(result.output)
+    assert granted == {CREATE_RULE: "role:flavor_admin", "get_images": "role:flavor_admin"}
+
+
+def test_show_names_the_rule_that_refused_a_403(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run = write_flavor_create_denied(db)
+    result = _invoke("show", run, "--db", str(db))
+    assert result.exit_code == 0, result.output
+    [line] = [line for line in result.output.splitlines() if "FlavorManageController" in line]
+    assert f"policy denied: {CREATE_RULE}" in line
+
+
+def test_bad_input_is_one_line_errors(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    run = write_flavor_create_denied(db)
+    for args, message in [
+        (["--as-policy-file"], "--as-policy-file needs --role NAME"),
+        (["--role", "x"], "--role goes with --as-policy-file"),
+        (["--as-policy-file", "--role", "a b"], "bad role name"),
+    ]:
+        result = _invoke("policy", run, *args, "--db", str(db))
+        assert result.exit_code == 2 and result.output.startswith("stacktap: " + message), result.output
+        assert "Traceback" not in result.output
+    result = _invoke("policy", "nope", "--db", str(db))
+    assert result.exit_code == 1 and result.output.startswith("stacktap: no run 'nope'")
