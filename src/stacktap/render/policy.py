@@ -71,7 +71,8 @@ def _call_label(trace: Trace, call: Call, many: bool) -> str:
 
     number = f"{trace.run.id}#{call.seq}" if many else f"#{call.seq}"
     status = "" if call.status is None else f" {call.status}"
-    return f"{number} {call.method} {urlsplit(call.url).path}{status}"
+    # NOTE: the path template (``/v2/images/{image_id}``): ids make long cells and say little.
+    return f"{number} {call.method} {call.path_template or urlsplit(call.url).path}{status}"
 
 
 def rule_uses(traces: Sequence[Trace]) -> list[RuleUse]:
