@@ -78,3 +78,23 @@ def test_bad_input_is_one_line_errors(tmp_path: Path) -> None:
         assert "Traceback" not in result.output
     result = _invoke("policy", "nope", "--db", str(db))
     assert result.exit_code == 1 and result.output.startswith("stacktap: no run 'nope'")
+
+
+def test_the_checks_survive_export_and_import(tmp_path: Path) -> None:
+    db, copy, exported = tmp_path / "s.db", tmp_path / "copy.db", tmp_path / "run.json"
+    run = write_flavor_create_denied(db)
+    assert _invoke("export", run, "--format", "json", "-o", str(exported), "--db", str(db)).exit_code == 0
+    assert _invoke("import", str(exported), "--db", str(copy)).exit_code == 0
+    before = _invoke("policy", run, "-f", "json", "--db", str(db))
+    after = _invoke("policy", run, "-f", "json", "--db", str(copy))
+    assert after.exit_code == 0 and json.loads(after.output) == json.loads(before.output)
+
+
+def test_the_report_lists_the_checks_of_each_call(tmp_path: Path) -> None:
+    db, page = tmp_path / "s.db", tmp_path / "r.html"
+    run = write_flavor_create_denied(db)
+    result = _invoke("report", run, "-o", str(page), "--db", str(db))
+    assert result.exit_code == 0, result.output
+    html = page.read_text()
+    assert f'"denied_by":"{CREATE_RULE}"' in html and '"rule":"identity:validate_token"' in html
+    assert "Policy checks (oslo.policy, in order)" in html
