@@ -100,8 +100,9 @@ def test_five_thousand_calls_open_and_become_interactive(browser: Any, tmp_path:
 
 
 def test_a_server_calls_policy_checks_are_listed_when_opened(browser: Any, tmp_path: Path) -> None:
-    from stacktap.store import Store, load_trace
     from tests.fixtures.policy_runs import CREATE_RULE, write_flavor_create_denied
+
+    from stacktap.store import Store, load_trace
 
     db = tmp_path / "s.db"
     run = write_flavor_create_denied(db)
