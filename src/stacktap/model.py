@@ -225,8 +225,9 @@ class PolicyCheck:
     error: Optional[str] = None  # the exception class raised (``PolicyNotAuthorized``...)
     #: Who asked, as names and ids only: ``roles``, ``user_id``, ``project_id``, ``domain_id``...
     creds: Dict[str, Any] = field(default_factory=dict)
-    offset: float = 0.0  # seconds from the call's start
-    duration: Optional[float] = None  # seconds the enforcer took
+    offset: float = 0.0  # seconds from the call's start (the first time)
+    duration: Optional[float] = None  # seconds the enforcer took (all ``count`` times together)
+    count: int = 1  # times the call checked it with this result (glance: once per image listed)
 
     @property
     def allowed(self) -> bool:
@@ -243,6 +244,7 @@ class PolicyCheck:
             "creds": dict(self.creds),
             "offset": self.offset,
             "duration": self.duration,
+            "count": self.count,
         }
 
     @classmethod
@@ -258,6 +260,7 @@ class PolicyCheck:
             creds=dict(creds) if isinstance(creds, dict) else {},
             offset=float(data.get("offset") or 0.0),
             duration=data.get("duration"),
+            count=int(data.get("count") or 1),
         )
 
 

@@ -85,6 +85,7 @@ def test_policy_checks_round_trip_in_order(tmp_path: Path) -> None:
                 creds={"roles": ["member"], "project_id": "p1"},
                 offset=0.01 * i,
                 duration=0.0002,
+                count=i + 1,
             )
             for i, (rule, result) in enumerate(
                 [

@@ -131,6 +131,28 @@ def test_enforce_without_do_raise_returning_false_is_a_denial(
     ]
 
 
+def test_a_repeated_check_is_counted_and_an_elevated_context_recorded_apart(
+    patched: None, tmp_path: Path, recorder: CollectingRecorder
+) -> None:
+    enforcer = make_enforcer(tmp_path)
+
+    def app(environ: dict, start_response: Any) -> list[bytes]:
+        ctx = oslo_context.RequestContext(project_id="p-1", roles=["reader"])
+        for _ in range(25):  # like glance's get_image for each image of a listing
+            enforcer.enforce("get_images", {}, ctx)
+        elevated = oslo_context.RequestContext(project_id="p-1", roles=["reader", "admin"])
+        enforcer.enforce("get_images", {}, elevated)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    _status, call = run(app, recorder, "reader")
+    assert [(c.rule, c.count, c.creds["roles"]) for c in call.policy_checks] == [
+        ("get_images", 25, ["reader"]),
+        ("get_images", 1, ["reader", "admin"]),
+    ]
+    assert call.policy_checks[0].duration > call.policy_checks[1].duration
+
+
 def test_an_unregistered_rule_is_recorded_as_raised_and_still_raises(
     patched: None, tmp_path: Path, recorder: CollectingRecorder
 ) -> None:

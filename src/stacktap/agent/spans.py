@@ -257,6 +257,8 @@ def policy_event(call: Call, check: PolicyCheck) -> EventRecord:
         if value:
             attrs["openstack.policy." + key] = str(value)
     _put(attrs, "openstack.policy.duration_ms", None if check.duration is None else check.duration * 1000.0)
+    if check.count > 1:
+        attrs["openstack.policy.count"] = check.count
     return EventRecord("openstack.policy.check", to_ns(call.start + check.offset), attrs)
 
 

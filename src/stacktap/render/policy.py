@@ -95,9 +95,10 @@ def rule_uses(traces: Sequence[Trace]) -> list[RuleUse]:
                 _add(use.errors, check.error)
                 for role in check.creds.get("roles") or []:
                     _add(use.roles, str(role))
-                _add(use.calls, label)
+                shown = f"{label} (x{check.count})" if check.count > 1 else label
+                _add(use.calls, shown)
                 if check.result != POLICY_ALLOWED:
-                    _add(use.denied_calls, label)
+                    _add(use.denied_calls, shown)
     return list(uses.values())
 
 

@@ -135,6 +135,7 @@ def call_detail(
                 "roles": [str(role) for role in check.creds.get("roles") or []],
                 "at_ms": _ms(check.offset),
                 "duration_ms": _ms(check.duration),
+                "count": check.count,
             }
             for check in call.policy_checks
         ],

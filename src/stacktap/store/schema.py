@@ -103,6 +103,7 @@ MIGRATIONS: List[str] = [
         creds TEXT,
         start_offset REAL,
         duration REAL,
+        count INTEGER,
         PRIMARY KEY (span_id, ord)
     );
     CREATE INDEX IF NOT EXISTS policy_checks_rule ON policy_checks (rule);

@@ -331,7 +331,7 @@ class Store:
                 ),
                 (
                     "INSERT OR IGNORE INTO policy_checks (span_id, ord, rule, check_str, result, error,"
-                    " creds, start_offset, duration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " creds, start_offset, duration, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         (
                             pc.span_id,
@@ -343,6 +343,7 @@ class Store:
                             _dumps(pc.creds),
                             pc.offset,
                             pc.duration,
+                            pc.count,
                         )
                         for pc in checks
                     ],
@@ -520,6 +521,7 @@ class Store:
                         creds=creds if isinstance(creds, dict) else {},
                         offset=r["start_offset"] or 0.0,
                         duration=r["duration"],
+                        count=r["count"] or 1,
                     )
                 )
 

@@ -5,7 +5,8 @@
 ``Enforcer.enforce`` and ``Enforcer.authorize`` are wrapped; a check made while a traced
 request is being handled (``server_exchange.current_exchange()``) is noted on that request:
 rule name, the check object the enforcer resolved it to, allowed / denied / raised, who asked
-(names and ids only, see ``CRED_KEYS``) and how long the enforcer took. ``ServerExchange``
+(names and ids only, see ``CRED_KEYS``) and how long the enforcer took; a repeat of the same
+check in the same request is counted. ``ServerExchange``
 turns the notes into ``PolicyCheck`` records; the recorder redacts their credentials.
 
 A check outside traced work costs one ContextVar read. ``authorize`` calls ``enforce``: the
@@ -43,7 +44,7 @@ CRED_KEYS = (
     "is_admin_project",
 )
 
-#: Cap on the checks noted per request (a listing that checks a rule per item stays bounded).
+#: Cap on the distinct checks noted per request (repeats are counted, not noted again).
 MAX_CHECKS = 500
 
 _PATCHED = "_stacktap_policy_patched"
@@ -111,11 +112,8 @@ def _note(
     started: float,
     duration: float,
 ) -> None:
-    """Append one raw check to the request (never raises)."""
+    """Note one check on the request, or count it with the same earlier one (never raises)."""
     try:
-        checks = exchange.policy_checks
-        if len(checks) >= MAX_CHECKS:
-            return
         rule, creds, exc_class = _split_call(args, kwargs)
         if error is None:
             outcome, error_name = (POLICY_ALLOWED if result else POLICY_DENIED), None
@@ -124,8 +122,22 @@ def _note(
             wanted = denials + ((exc_class,) if isinstance(exc_class, type) else ())
             outcome = POLICY_DENIED if isinstance(error, wanted) else POLICY_RAISED
         name = rule if isinstance(rule, str) else str(rule)
+        # NOTE: the same context object asking the same rule with the same answer is a repeat
+        # (one check per item of a listing): counted, not recorded again. An elevated context
+        # is another object, so it gets a record of its own with its own roles.
+        key = (name, outcome, error_name, id(creds))
+        checks = exchange.policy_checks
+        index = exchange.policy_index.get(key)
+        if index is not None:
+            noted = checks[index]
+            noted[6] += duration
+            noted[7] += 1
+            return
+        if len(checks) >= MAX_CHECKS:
+            return
+        exchange.policy_index[key] = len(checks)
         checks.append(
-            (
+            [
                 name,
                 _resolved_check(enforcer, rule),
                 outcome,
@@ -133,7 +145,8 @@ def _note(
                 creds_summary(creds),
                 started - exchange.t0,
                 duration,
-            )
+                1,
+            ]
         )
     except Exception as exc:
         report_fault("stacktap policy hook", exc)

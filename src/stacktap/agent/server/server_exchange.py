@@ -26,10 +26,11 @@ ENVIRON_KEY = "stacktap.exchange"
 
 _HOST: List[str] = []
 
-#: One policy check as the hook notes it on the request thread: (rule, the check object the
-#: enforcer used, result, exception class name, creds (names/ids), offset, duration). The
-#: check object is turned into its string only in ``to_call`` (off the enforcer's path).
-RawPolicyCheck = Tuple[str, Any, str, Optional[str], Dict[str, Any], float, float]
+#: One policy check as the hook notes it on the request thread: [rule, the check object the
+#: enforcer used, result, exception class name, creds (names/ids), offset, total duration,
+#: count]. The same check repeated (glance checks ``get_image`` per image listed) only adds to
+#: the count and the duration. The check object becomes its string only in ``to_call``.
+RawPolicyCheck = List[Any]
 
 
 def _hostname() -> str:
@@ -93,6 +94,7 @@ class ServerExchange(object):
         "parent_span_id",
         "path_info",
         "policy_checks",
+        "policy_index",
         "request_capture",
         "response_capture",
         "response_headers",
@@ -145,6 +147,8 @@ class ServerExchange(object):
         self.werkzeug_request: Any = None
         #: The oslo.policy checks made while handling it (``stacktap.agent.server.policy``).
         self.policy_checks: List[RawPolicyCheck] = []
+        #: (rule, result, error, id(creds)) -> index in ``policy_checks`` (repeats are counted).
+        self.policy_index: Dict[Tuple[Any, ...], int] = {}
 
     def elapsed(self) -> float:
         """Seconds since the request came in (monotonic)."""
@@ -224,8 +228,11 @@ class ServerExchange(object):
                 creds=creds,
                 offset=offset,
                 duration=duration,
+                count=count,
             )
-            for order, (rule, check, result, error, creds, offset, duration) in enumerate(self.policy_checks)
+            for order, (rule, check, result, error, creds, offset, duration, count) in enumerate(
+                self.policy_checks
+            )
         ]
         for key, value in self.response_headers:
             lower = key.lower()

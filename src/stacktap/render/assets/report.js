@@ -97,7 +97,7 @@
     table.appendChild(head);
     call.policy.forEach(function (check) {
       var tr = el("tr", check.result === "allowed" ? null : "denied");
-      tr.appendChild(el("td", "v", check.rule));
+      tr.appendChild(el("td", "v", check.rule + (check.count > 1 ? " (\u00d7" + check.count + ")" : "")));
       tr.appendChild(el("td", null, check.result + (check.error ? " (" + check.error + ")" : "")));
       tr.appendChild(el("td", "v", check.check || ""));
       tr.appendChild(el("td", "v", check.roles.join(", ")));
