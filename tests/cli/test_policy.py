@@ -72,6 +72,7 @@ def test_bad_input_is_one_line_errors(tmp_path: Path) -> None:
         (["--as-policy-file"], "--as-policy-file needs --role NAME"),
         (["--role", "x"], "--role goes with --as-policy-file"),
         (["--as-policy-file", "--role", "a b"], "bad role name"),
+        (["--as-policy-file", "--role", "r", "--denied"], "--denied does not go with --as-policy-file"),
     ]:
         result = _invoke("policy", run, *args, "--db", str(db))
         assert result.exit_code == 2 and result.output.startswith("stacktap: " + message), result.output

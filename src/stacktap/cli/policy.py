@@ -41,6 +41,8 @@ def policy(
 
     if as_policy_file and not role:
         fail("--as-policy-file needs --role NAME (the role to grant the rules to)", 2)
+    if as_policy_file and denied:
+        fail("--denied does not go with --as-policy-file (the skeleton grants every rule checked)", 2)
     if role is not None and not as_policy_file:
         fail("--role goes with --as-policy-file", 2)
     if role is not None and not _ROLE_NAME.match(role):

@@ -64,20 +64,17 @@ def _cred_value(value: Any) -> Any:
 def creds_summary(creds: Any) -> Dict[str, Any]:
     """The ``CRED_KEYS`` of a creds dict or a RequestContext, as plain values."""
     out: Dict[str, Any] = {}
-    if isinstance(creds, dict) or hasattr(creds, "keys"):
-        getter: Callable[[str], Any] = creds.get
-    else:
-
-        def getter(key: str) -> Any:
-            return getattr(creds, key, None)
-
+    mapping = isinstance(creds, dict) or hasattr(creds, "keys")
     for key in CRED_KEYS:
         try:
-            value = getter(key)
+            value = creds.get(key) if mapping else getattr(creds, key, None)
         except Exception:
             continue
-        if value is not None and value != "" and value != []:
-            out[key] = _cred_value(value)
+        if value is None or value == "" or value == []:
+            continue
+        # NOTE: str and bool are nearly all of them: skip _cred_value's type tests for those.
+        plain = type(value) is bool or (type(value) is str and len(value) <= 200)
+        out[key] = value if plain else _cred_value(value)
     return out
 
 
