@@ -214,3 +214,16 @@ def test_the_import_hook_patches_oslo_policy_when_a_service_imports_it() -> None
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_the_filter_hooks_an_oslo_policy_imported_before_it(recorder: CollectingRecorder) -> None:
+    """A service loading the paste filter without ``stacktap run`` (no import hook) had
+    oslo.policy imported already: building the filter patches it."""
+    hook.unpatch(oslo_policy)
+    try:
+        TraceMiddleware(policy_app(None, "x"), service="nova-api", recorder=recorder)
+        assert getattr(oslo_policy.Enforcer, "_stacktap_policy_patched", False)
+        assert hasattr(oslo_policy.Enforcer.enforce, "__stacktap_original__")
+    finally:
+        hook.unpatch(oslo_policy)
+    assert not hasattr(oslo_policy.Enforcer.enforce, "__stacktap_original__")
