@@ -1,4 +1,5 @@
-"""The records stacktap keeps: a Run, the Calls seen in it, and the Layers of a server call.
+"""The records stacktap keeps: a Run, the Calls seen in it, and the Layers and policy checks
+of a server call.
 
 The shape follows OpenTelemetry spans (trace id, span id, parent span id, kind) so that
 exporting is a mapping, not a rewrite.
@@ -206,6 +207,63 @@ class Layer:
         )
 
 
+#: ``PolicyCheck.result`` values.
+POLICY_ALLOWED = "allowed"
+POLICY_DENIED = "denied"  # the enforcer said no (returned False, or raised its "not authorized")
+POLICY_RAISED = "raised"  # the check itself failed (an unregistered rule, bad credentials...)
+
+
+@dataclass
+class PolicyCheck:
+    """One oslo.policy rule a service checked while it handled a server call."""
+
+    span_id: str  # the server Call that made the check
+    order: int  # 0 = first check of the call
+    rule: str  # ``os_compute_api:servers:index``, ``get_images``
+    check: Optional[str] = None  # the check string the enforcer resolved the rule to
+    result: str = POLICY_ALLOWED
+    error: Optional[str] = None  # the exception class raised (``PolicyNotAuthorized``...)
+    #: Who asked, as names and ids only: ``roles``, ``user_id``, ``project_id``, ``domain_id``...
+    creds: Dict[str, Any] = field(default_factory=dict)
+    offset: float = 0.0  # seconds from the call's start (the first time)
+    duration: Optional[float] = None  # seconds the enforcer took (all ``count`` times together)
+    count: int = 1  # times the call checked it with this result (glance: once per image listed)
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == POLICY_ALLOWED
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "span_id": self.span_id,
+            "order": self.order,
+            "rule": self.rule,
+            "check": self.check,
+            "result": self.result,
+            "error": self.error,
+            "creds": dict(self.creds),
+            "offset": self.offset,
+            "duration": self.duration,
+            "count": self.count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> PolicyCheck:
+        creds = data.get("creds")
+        return cls(
+            span_id=data["span_id"],
+            order=int(data["order"]),
+            rule=str(data["rule"]),
+            check=data.get("check"),
+            result=data.get("result") or POLICY_ALLOWED,
+            error=data.get("error"),
+            creds=dict(creds) if isinstance(creds, dict) else {},
+            offset=float(data.get("offset") or 0.0),
+            duration=data.get("duration"),
+            count=int(data.get("count") or 1),
+        )
+
+
 @dataclass
 class Peer:
     """The service a call talked to, named from the keystone catalog."""
@@ -261,6 +319,8 @@ class Call:
     handler: Optional[str] = None  # server side: ``ImagesController.index``
     app: Optional[str] = None  # server side: the final WSGI app
     layers: List[Layer] = field(default_factory=list)
+    #: Server side: the oslo.policy rules checked while handling the call, in order.
+    policy_checks: List[PolicyCheck] = field(default_factory=list)
     # Filled by the store on read: order of the call in its run, from 1.
     seq: Optional[int] = None
 
@@ -271,6 +331,16 @@ class Call:
     @property
     def end(self) -> float:
         return self.start + (self.duration or self.time_to_headers or 0.0)
+
+    @property
+    def denied_by(self) -> Optional[PolicyCheck]:
+        """The policy check that refused a 403 answer: its last check that was not allowed."""
+        if self.status != 403:
+            return None
+        for check in reversed(self.policy_checks):
+            if check.result != POLICY_ALLOWED:
+                return check
+        return None
 
     def header(self, name: str, response: bool = True) -> Optional[str]:
         """First header ``name`` (case-insensitive) of the response (or request)."""

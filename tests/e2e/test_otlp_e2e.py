@@ -93,6 +93,19 @@ def test_image_list_exports_as_one_trace(devcloud) -> None:  # type: ignore[no-u
     glance_served = [s for s in server if s.parent_span_id in {c.span_id for c in listing}]
     assert glance_served, "glance's server span is not a child of the client's GET /v2/images"
     assert any(kv.key == "openstack.request_id" for kv in glance_served[0].attributes)
+    # glance's policy checks travel with its span: the rules as an attribute, one event each
+    rules = [
+        [v.string_value for v in kv.value.array_value.values]
+        for kv in glance_served[0].attributes
+        if kv.key == "openstack.policy.rules"
+    ]
+    assert rules and "get_images" in rules[0], rules
+    checks = [e for e in glance_served[0].events if e.name == "openstack.policy.check"]
+    assert any(
+        kv.key == "openstack.policy.rule" and kv.value.string_value == "get_images"
+        for e in checks
+        for kv in e.attributes
+    )
     resources = {resource["service.name"] for resource, span in spans if span.kind == Span.SPAN_KIND_SERVER}
     assert any("glance" in name for name in resources), resources
     assert any(s.kind == Span.SPAN_KIND_INTERNAL for _, s in spans), "server spans without layers"

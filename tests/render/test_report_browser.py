@@ -97,3 +97,29 @@ def test_five_thousand_calls_open_and_become_interactive(browser: Any, tmp_path:
     assert page.locator("#waterfall > details.call:not(.hidden)").count() == len(ports) > 300
     assert tab.problems == [] and tab.attempts == []
     tab.close()
+
+
+def test_a_server_calls_policy_checks_are_listed_when_opened(browser: Any, tmp_path: Path) -> None:
+    from tests.fixtures.policy_runs import CREATE_RULE, write_flavor_create_denied
+
+    from stacktap.store import Store, load_trace
+
+    db = tmp_path / "s.db"
+    run = write_flavor_create_denied(db)
+    with Store(str(db)) as store:
+        trace = load_trace(store, run)
+    path = tmp_path / "policy.html"
+    path.write_text(render_report(trace))
+    tab = BrowserPage(browser)
+    page = tab.open(path)
+    server = page.locator("#waterfall > details.call.server").first
+    server.locator("summary").click()
+    table = server.locator(".detail table.policy")
+    table.wait_for()
+    assert table.locator("tr").count() == 3  # header + 2 checks
+    assert table.locator("tr.denied").count() == 2
+    text = server.locator(".detail").inner_text()
+    assert CREATE_RULE in text and "PolicyNotAuthorized" in text and "member, reader" in text
+    assert "policy denied" in text
+    assert tab.problems == [] and tab.attempts == []
+    tab.close()

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from stacktap.cli.main import cli
-from stacktap.model import Call, CatalogEntry, Layer, Run
+from stacktap.model import Call, CatalogEntry, Layer, PolicyCheck, Run
 from stacktap.store import Store, StoreError, load_trace
 from stacktap.store.merge import merge_stores
 
@@ -33,6 +33,7 @@ def _two_hosts(tmp_path: Path) -> tuple[str, str, Run, list[Call]]:
                   local_service="glance-api")
     served.layers = [Layer(span_id=served.span_id, order=0, name="cors"),
                      Layer(span_id=served.span_id, order=1, name="authtoken")]
+    served.policy_checks = [PolicyCheck(span_id=served.span_id, order=0, rule="get_images")]
     validate = Call(run_id=server_run.id, method="GET", url=KEYSTONE + "/v3/auth/tokens", start=1.02,
                     trace_id=client.trace_id, parent_span_id=served.span_id, local_service="glance-api")
     with Store(b) as store:
@@ -57,7 +58,7 @@ def test_merged_store_has_whole_trees_and_merging_twice_adds_nothing(tmp_path: P
     out = str(tmp_path / "all.db")
 
     first = merge_stores(out, [a, b])
-    assert first.added == {"runs": 2, "calls": 3, "layers": 2, "catalog": 2}
+    assert first.added == {"runs": 2, "calls": 3, "layers": 2, "catalog": 2, "policy_checks": 1}
     with Store(out, create=False) as store:
         trace = load_trace(store, run.id)
     assert [c.span_id for c in trace.walk()] == [client.span_id, served.span_id, validate.span_id]
@@ -66,7 +67,7 @@ def test_merged_store_has_whole_trees_and_merging_twice_adds_nothing(tmp_path: P
     assert [la.name for la in trace.call(served.span_id).layers] == ["cors", "authtoken"]
 
     again = merge_stores(out, [a, b, a])
-    assert again.added == {"runs": 0, "calls": 0, "layers": 0, "catalog": 0}
+    assert again.added == {"runs": 0, "calls": 0, "layers": 0, "catalog": 0, "policy_checks": 0}
     assert _counts(out) == {"runs": 2, "calls": 3, "layers": 2, "catalog": 2}
 
 

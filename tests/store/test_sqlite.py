@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Run
+from stacktap.model import POLICY_DENIED, Body, Call, CallSite, CatalogEntry, Layer, PolicyCheck, Run
 from stacktap.store import SCHEMA_VERSION, Store, StoreError
 
 
@@ -69,6 +69,51 @@ def test_call_round_trip_keeps_every_field(tmp_path: Path) -> None:
     assert back.layers == call.layers
     assert back.handler == "ImagesController.index"
     assert back.seq == 1
+
+
+def test_policy_checks_round_trip_in_order(tmp_path: Path) -> None:
+    with Store(str(tmp_path / "s.db")) as store:
+        call = _call("r", 1.0, side="server", status=403)
+        call.policy_checks = [
+            PolicyCheck(
+                span_id=call.span_id,
+                order=i,
+                rule=rule,
+                check="rule:admin_api",
+                result=result,
+                error="PolicyNotAuthorized" if result == POLICY_DENIED else None,
+                creds={"roles": ["member"], "project_id": "p1"},
+                offset=0.01 * i,
+                duration=0.0002,
+                count=i + 1,
+            )
+            for i, (rule, result) in enumerate(
+                [
+                    ("os_compute_api:os-flavor-access", "allowed"),
+                    ("os_compute_api:os-flavor-manage:create", "denied"),
+                ]
+            )
+        ]
+        store.add_calls([call])
+        (back,) = store.calls("r")
+    assert back.policy_checks == call.policy_checks
+
+
+def test_a_first_version_store_is_migrated_to_hold_policy_checks(tmp_path: Path) -> None:
+    from stacktap.store.schema import MIGRATIONS
+
+    db = tmp_path / "v1.db"
+    raw = sqlite3.connect(db)
+    raw.executescript(MIGRATIONS[0])
+    raw.execute("INSERT INTO meta (key, value) VALUES ('schema_version', '1')")
+    raw.commit()
+    raw.close()
+    with Store(str(db)) as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        call = _call("r", 1.0)
+        call.policy_checks = [PolicyCheck(span_id=call.span_id, order=0, rule="get_images")]
+        store.add_calls([call])
+        assert [c.rule for c in store.calls("r")[0].policy_checks] == ["get_images"]
 
 
 def test_same_span_twice_is_stored_once(tmp_path: Path) -> None:

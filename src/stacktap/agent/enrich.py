@@ -274,7 +274,19 @@ class Enricher(object):
             call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
         )
         call.error_message = self._message(call.error_message)
+        self._redact_policy_checks(call)
         return call
+
+    def _redact_policy_checks(self, call: Call) -> None:
+        """Policy checks keep names and ids only (the hook's allow-list); the credentials go
+        through the JSON rules all the same, the rule and check strings through the text rules."""
+        json_rules = getattr(self.redactor, "json", None)
+        for check in call.policy_checks:
+            check.span_id = call.span_id
+            check.rule = self._message(check.rule) or ""
+            check.check = self._message(check.check)
+            creds = json_rules(check.creds) if json_rules is not None else {}
+            check.creds = creds if isinstance(creds, dict) else {}
 
     def _message(self, text: Optional[str]) -> Optional[str]:
         if text is None:

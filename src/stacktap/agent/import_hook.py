@@ -1,8 +1,9 @@
-"""Patch the HTTP libraries lazily: when the program imports them, not before.
+"""Patch the HTTP libraries (and oslo.policy) lazily: when the program imports them, not before.
 
-A meta-path finder watches for ``requests.adapters`` and ``urllib3.connectionpool``; when
-one is imported it lets the real loader run, then applies the patch. A program that never
-imports them pays one dictionary lookup per import.
+A meta-path finder watches for ``requests.adapters``, ``urllib3.connectionpool`` and
+``oslo_policy.policy`` (services: the policy checks of traced requests); when one is imported
+it lets the real loader run, then applies the patch. A program that never imports them pays
+one dictionary lookup per import.
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 """
@@ -31,10 +32,17 @@ def _patch_urllib3(module: ModuleType) -> None:
     patch(module)
 
 
+def _patch_oslo_policy(module: ModuleType) -> None:
+    from stacktap.agent.server.policy import patch
+
+    patch(module)
+
+
 #: module name -> patch applied right after that module is executed.
 PATCHES: Dict[str, Callable[[ModuleType], None]] = {
     "requests.adapters": _patch_requests,
     "urllib3.connectionpool": _patch_urllib3,
+    "oslo_policy.policy": _patch_oslo_policy,
 }
 
 
@@ -93,7 +101,7 @@ class PatchFinder(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
-    """Hook the HTTP libraries: now if already imported, else when they get imported."""
+    """Hook the HTTP libraries and oslo.policy: now if already imported, else when imported."""
     if not any(isinstance(f, PatchFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, PatchFinder())
     for name in PATCHES:

@@ -21,7 +21,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from stacktap.model import BODY_NONE, SERVER, Body, Call, Layer
+from stacktap.model import BODY_NONE, POLICY_ALLOWED, SERVER, Body, Call, Layer, PolicyCheck
 from stacktap.paths import default_port, path_template
 
 AttrValue = Union[str, bool, int, float, List[str]]
@@ -204,6 +204,14 @@ def call_attributes(call: Call, template: str) -> Attributes:
     _put(attrs, "openstack.global_request_id", call.global_request_id)
     _put(attrs, "openstack.handler", call.handler)
     _put(attrs, "openstack.app", call.app)
+    if call.policy_checks:
+        attrs["openstack.policy.rules"] = [check.rule for check in call.policy_checks]
+        denied = [check.rule for check in call.policy_checks if check.result != POLICY_ALLOWED]
+        if denied:
+            attrs["openstack.policy.denied"] = denied
+        refused = call.denied_by
+        if refused is not None:
+            attrs["openstack.policy.denied_by"] = refused.rule
     _put(attrs, "stacktap.run_id", call.run_id)
     # The code that issued the call.
     site = call.call_site
@@ -236,8 +244,27 @@ def _body_event(name: str, body: Body, time_ns: int, cap: int) -> Optional[Event
     return EventRecord(name, time_ns, attrs)
 
 
+def policy_event(call: Call, check: PolicyCheck) -> EventRecord:
+    """An ``openstack.policy.check`` event: one oslo.policy rule the service checked."""
+    attrs: Attributes = {"openstack.policy.rule": check.rule, "openstack.policy.result": check.result}
+    _put(attrs, "openstack.policy.check", check.check)
+    _put(attrs, "openstack.policy.error", check.error)
+    roles = check.creds.get("roles")
+    if roles:
+        attrs["openstack.policy.roles"] = [str(role) for role in roles]
+    for key in ("project_id", "domain_id", "system_scope", "user_id"):
+        value = check.creds.get(key)
+        if value:
+            attrs["openstack.policy." + key] = str(value)
+    _put(attrs, "openstack.policy.duration_ms", None if check.duration is None else check.duration * 1000.0)
+    if check.count > 1:
+        attrs["openstack.policy.count"] = check.count
+    return EventRecord("openstack.policy.check", to_ns(call.start + check.offset), attrs)
+
+
 def call_events(call: Call, bodies: bool, body_cap: int) -> List[EventRecord]:
-    """An ``exception`` event for failed calls; with ``bodies``, the (redacted) bodies."""
+    """An ``exception`` event for failed calls, an ``openstack.policy.check`` event per policy
+    check; with ``bodies``, the (redacted) bodies."""
     start_ns = to_ns(call.start)
     events: List[EventRecord] = []
     if bodies:
@@ -248,6 +275,8 @@ def call_events(call: Call, bodies: bool, body_cap: int) -> List[EventRecord]:
         response = _body_event("http.response.body", call.response_body, answered_ns, body_cap)
         if response is not None:
             events.append(response)
+    for check in call.policy_checks:
+        events.append(policy_event(call, check))
     if call.error_type:
         attrs: Attributes = {"exception.type": call.error_type}
         _put(attrs, "exception.message", call.error_message)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("stacktap.cli.understand", "api"),
     "diff": ("stacktap.cli.understand", "diff"),
     "which": ("stacktap.cli.understand", "which"),
+    "policy": ("stacktap.cli.policy", "policy"),
     "paste": ("stacktap.cli.paste", "paste"),
     "merge": ("stacktap.cli.merge", "merge"),
     "devcloud": ("stacktap.cli.devcloud", "devcloud"),

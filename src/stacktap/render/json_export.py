@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stacktap.errors import StacktapError
-from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
+from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, PolicyCheck, Run
 from stacktap.store.trace import Trace
 
 FORMAT_NAME = "stacktap-trace"
@@ -199,4 +199,11 @@ def _call_from_dict(data: dict[str, Any]) -> Call:
         if layer.span_id != fields["span_id"]:
             raise TraceFileError(f"layer {layer.name!r} belongs to another span")
     fields["layers"] = layers
+    checks = [
+        PolicyCheck.from_dict(_mapping(item, "policy check")) for item in fields.get("policy_checks") or []
+    ]
+    for check in checks:
+        if check.span_id != fields["span_id"]:
+            raise TraceFileError(f"policy check {check.rule!r} belongs to another span")
+    fields["policy_checks"] = checks
     return Call(**fields)

@@ -126,6 +126,20 @@ def call_detail(
             }
             for layer in sorted(call.layers, key=lambda item: item.order)
         ],
+        "policy": [
+            {
+                "rule": check.rule,
+                "result": check.result,
+                "error": check.error,
+                "check": check.check,
+                "roles": [str(role) for role in check.creds.get("roles") or []],
+                "at_ms": _ms(check.offset),
+                "duration_ms": _ms(check.duration),
+                "count": check.count,
+            }
+            for check in call.policy_checks
+        ],
+        "denied_by": call.denied_by.rule if call.denied_by is not None else None,
         "curl": curl_line(call, variables) if call.side == "client" else None,
     }
 

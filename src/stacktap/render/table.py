@@ -36,7 +36,10 @@ def _where(call: Call) -> str:
     if call.side == SERVER:
         handler = call.handler or call.app or "?"
         count = len(call.layers)
-        return f"{handler} ({count} layer{'' if count == 1 else 's'})" if count else handler
+        where = f"{handler} ({count} layer{'' if count == 1 else 's'})" if count else handler
+        denied = call.denied_by
+        # NOTE: a 403 names the rule that refused it (``stacktap policy`` has all the checks).
+        return f"{where}, policy denied: {denied.rule}" if denied is not None else where
     return call.call_site.label if call.call_site else ""
 
 

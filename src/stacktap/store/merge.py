@@ -21,6 +21,8 @@ from stacktap.store.schema import SCHEMA_VERSION
 from stacktap.store.sqlite import Store, StoreError
 
 _TABLES = ("runs", "calls", "layers", "catalog")
+#: Tables added by later migrations: an older input gets them when it is migrated before merging.
+_LATER_TABLES = ("policy_checks",)
 _ALIAS = "merge_src"
 
 
@@ -28,7 +30,7 @@ class MergeResult(object):
     """What one merge added: new rows per table, and the inputs actually read."""
 
     def __init__(self) -> None:
-        self.added: Dict[str, int] = {table: 0 for table in _TABLES}
+        self.added: Dict[str, int] = {table: 0 for table in _TABLES + _LATER_TABLES}
         self.inputs: List[str] = []
         self.skipped: List[str] = []  # inputs that are the output itself
 
@@ -127,6 +129,7 @@ def _statements(db: sqlite3.Connection) -> List[tuple]:
     # NOTE: calls.id is the local row id: never copy it, let the target number the rows.
     call_cols = ", ".join(c for c in _columns(db, "calls") if c != "id")
     layer_cols = ", ".join(_columns(db, "layers"))
+    check_cols = ", ".join(_columns(db, "policy_checks"))
     catalog_cols = _columns(db, "catalog")
     # NOTE: the catalog's UNIQUE key holds nullable columns (interface, region), and SQLite
     # treats NULLs as distinct there: compare with IS to skip rows already merged.
@@ -150,6 +153,11 @@ def _statements(db: sqlite3.Connection) -> List[tuple]:
         (
             "layers",
             "INSERT OR IGNORE INTO main.layers (%s) SELECT %s FROM %s.layers" % (layer_cols, layer_cols, src),
+        ),
+        (
+            "policy_checks",
+            "INSERT OR IGNORE INTO main.policy_checks (%s) SELECT %s FROM %s.policy_checks"
+            % (check_cols, check_cols, src),
         ),
         (
             "catalog",

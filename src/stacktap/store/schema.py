@@ -91,6 +91,23 @@ MIGRATIONS: List[str] = [
         UNIQUE (run_id, service_type, interface, region, url)
     );
     """,
+    # 1 -> 2: the oslo.policy rules a server call checked (stacktap.agent.server.policy).
+    """
+    CREATE TABLE IF NOT EXISTS policy_checks (
+        span_id TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        check_str TEXT,
+        result TEXT NOT NULL,
+        error TEXT,
+        creds TEXT,
+        start_offset REAL,
+        duration REAL,
+        count INTEGER,
+        PRIMARY KEY (span_id, ord)
+    );
+    CREATE INDEX IF NOT EXISTS policy_checks_rule ON policy_checks (rule);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -17,7 +17,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from stacktap.errors import StacktapError
-from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, Run
+from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, PolicyCheck, Run
 from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -301,10 +301,12 @@ class Store:
         )
 
     def add_calls(self, calls: Iterable[Call]) -> int:
-        """Store calls (and their layers); a span id already stored is skipped. Returns new rows."""
+        """Store calls (their layers and policy checks); a span id already stored is skipped.
+        Returns new rows."""
         calls = list(calls)
         layers = [layer for call in calls for layer in call.layers]
-        new_calls, _new_layers = self._write(
+        checks = [check for call in calls for check in call.policy_checks]
+        new_calls, _new_layers, _new_checks = self._write(
             [
                 (
                     "INSERT OR IGNORE INTO calls (%s) VALUES (%s)" % (_CALL_COLUMNS, _CALL_PLACEHOLDERS),
@@ -325,6 +327,25 @@ class Store:
                             la.status,
                         )
                         for la in layers
+                    ],
+                ),
+                (
+                    "INSERT OR IGNORE INTO policy_checks (span_id, ord, rule, check_str, result, error,"
+                    " creds, start_offset, duration, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            pc.span_id,
+                            pc.order,
+                            pc.rule,
+                            pc.check,
+                            pc.result,
+                            pc.error,
+                            _dumps(pc.creds),
+                            pc.offset,
+                            pc.duration,
+                            pc.count,
+                        )
+                        for pc in checks
                     ],
                 ),
             ]
@@ -482,6 +503,25 @@ class Store:
                         exit_offset=r["exit_offset"],
                         answered=bool(r["answered"]),
                         status=r["status"],
+                    )
+                )
+            sql = "SELECT * FROM policy_checks WHERE span_id IN (%s) ORDER BY span_id, ord" % ", ".join(
+                "?" * len(part)
+            )
+            for r in self._db.execute(sql, part):
+                creds = _loads(r["creds"])
+                by_span[r["span_id"]].policy_checks.append(
+                    PolicyCheck(
+                        span_id=r["span_id"],
+                        order=r["ord"],
+                        rule=r["rule"],
+                        check=r["check_str"],
+                        result=r["result"],
+                        error=r["error"],
+                        creds=creds if isinstance(creds, dict) else {},
+                        offset=r["start_offset"] or 0.0,
+                        duration=r["duration"],
+                        count=r["count"] or 1,
                     )
                 )
 

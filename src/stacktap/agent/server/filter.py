@@ -49,7 +49,12 @@ from stacktap.agent.server.handler import (
     routes_handler_callable,
 )
 from stacktap.agent.server.handler_source import handler_site
-from stacktap.agent.server.server_exchange import ENVIRON_KEY, ServerExchange
+from stacktap.agent.server.server_exchange import (
+    ENVIRON_KEY,
+    ServerExchange,
+    reset_current_exchange,
+    set_current_exchange,
+)
 from stacktap.agent.server.switch import Switch
 from stacktap.model import new_span_id, new_trace_id
 
@@ -114,6 +119,21 @@ class TraceMiddleware(object):
             self._configure_process_recorder()
         if enabled:
             self._start_live_export(otlp_endpoint, otlp_headers, otlp_bodies)
+            self._hook_policy()
+
+    def _hook_policy(self) -> None:
+        """Patch oslo.policy now if the service imported it before stacktap's import hook
+        could see it (a filter loaded without ``stacktap run``): policy checks get recorded."""
+        try:
+            import sys
+
+            module = sys.modules.get("oslo_policy.policy")
+            if module is not None:
+                from stacktap.agent.server.policy import patch
+
+                patch(module)
+        except Exception as exc:
+            report_fault("stacktap filter (policy hook)", exc)
 
     def _configure_process_recorder(self) -> None:
         """Point the process's recorder at our store and service when nothing else did."""
@@ -156,12 +176,14 @@ class TraceMiddleware(object):
         if exchange is None:
             return self.app(environ, start_response)
         token = set_current_span(exchange.trace_id, exchange.span_id)
+        exchange_token = set_current_exchange(exchange)
         try:
             result = self.app(environ, exchange.wrap_start_response(environ, start_response))
         except BaseException as exc:
             self._failed(exchange, environ, exc)
             raise
         finally:
+            reset_current_exchange(exchange_token)
             reset_current_span(token)
         try:
             from stacktap.agent.server.taps import tap_app_iter

@@ -8,6 +8,7 @@ NOTE: standard library only, Python 3.8+ (runs inside service processes).
 
 from __future__ import annotations
 
+import contextvars
 import os
 import socket
 import sys
@@ -17,13 +18,19 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote
 
 from stacktap.agent.body_capture import BodyCapture
-from stacktap.model import BODY_NONE, BODY_UNREAD, SERVER, Body, Call, CallSite, Layer
+from stacktap.model import BODY_NONE, BODY_UNREAD, SERVER, Body, Call, CallSite, Layer, PolicyCheck
 from stacktap.paths import default_port
 
 #: The environ key holding the ServerExchange of the request (layers and nested filters look here).
 ENVIRON_KEY = "stacktap.exchange"
 
 _HOST: List[str] = []
+
+#: One policy check as the hook notes it on the request thread: [rule, the check object the
+#: enforcer used, result, exception class name, creds (names/ids), offset, total duration,
+#: count]. The same check repeated (glance checks ``get_image`` per image listed) only adds to
+#: the count and the duration. The check object becomes its string only in ``to_call``.
+RawPolicyCheck = List[Any]
 
 
 def _hostname() -> str:
@@ -59,6 +66,16 @@ def _header_name(key: str) -> str:
     return "-".join(part.capitalize() for part in key.split("_"))
 
 
+def _check_text(check: Any) -> Optional[str]:
+    """The check string of an oslo.policy check object (``str()`` of its tree), capped."""
+    if check is None:
+        return None
+    try:
+        return str(check)[:2000]
+    except Exception:
+        return None
+
+
 class ServerExchange(object):
     """What the filter learns about one request; ``to_call()`` turns it into a Call."""
 
@@ -76,6 +93,8 @@ class ServerExchange(object):
         "open_layers",
         "parent_span_id",
         "path_info",
+        "policy_checks",
+        "policy_index",
         "request_capture",
         "response_capture",
         "response_headers",
@@ -126,6 +145,10 @@ class ServerExchange(object):
         self.handler_site: Optional[CallSite] = None
         self.final_app: Optional[str] = None
         self.werkzeug_request: Any = None
+        #: The oslo.policy checks made while handling it (``stacktap.agent.server.policy``).
+        self.policy_checks: List[RawPolicyCheck] = []
+        #: (rule, result, error, id(creds)) -> index in ``policy_checks`` (repeats are counted).
+        self.policy_index: Dict[Tuple[Any, ...], int] = {}
 
     def elapsed(self) -> float:
         """Seconds since the request came in (monotonic)."""
@@ -194,6 +217,23 @@ class ServerExchange(object):
         )
         for layer in call.layers:
             layer.span_id = call.span_id
+        call.policy_checks = [
+            PolicyCheck(
+                span_id=call.span_id,
+                order=order,
+                rule=rule,
+                check=_check_text(check),
+                result=result,
+                error=error,
+                creds=creds,
+                offset=offset,
+                duration=duration,
+                count=count,
+            )
+            for order, (rule, check, result, error, creds, offset, duration, count) in enumerate(
+                self.policy_checks
+            )
+        ]
         for key, value in self.response_headers:
             lower = key.lower()
             if lower == "x-openstack-request-id" or (lower == "x-compute-request-id" and not call.request_id):
@@ -240,3 +280,22 @@ class ServerExchange(object):
         if response is not None and not response.size:
             response.complete = True
         return request, response
+
+
+_current: contextvars.ContextVar[Optional[ServerExchange]] = contextvars.ContextVar(
+    "stacktap_current_exchange", default=None
+)
+
+#: ``current_exchange()``: the traced request this thread/task is handling, if any (the
+#: policy hook attaches its checks there). NOTE: the ContextVar's own C ``get``: it is read
+#: on every policy check, traced or not.
+current_exchange: Callable[[], Optional[ServerExchange]] = _current.get
+
+
+def set_current_exchange(exchange: ServerExchange) -> contextvars.Token:
+    """Make ``exchange`` the request being handled from here on; keep the token to reset."""
+    return _current.set(exchange)
+
+
+def reset_current_exchange(token: contextvars.Token) -> None:
+    _current.reset(token)

@@ -86,6 +86,28 @@
     parent.appendChild(table);
   }
 
+  function addPolicy(parent, call) {
+    if (!call.policy || !call.policy.length) { return; }
+    section(parent, "Policy checks (oslo.policy, in order)");
+    var table = el("table", "layers policy");
+    var head = el("tr");
+    ["rule", "result", "check", "roles", "at", "time"].forEach(function (t) {
+      head.appendChild(el("th", null, t));
+    });
+    table.appendChild(head);
+    call.policy.forEach(function (check) {
+      var tr = el("tr", check.result === "allowed" ? null : "denied");
+      tr.appendChild(el("td", "v", check.rule + (check.count > 1 ? " (\u00d7" + check.count + ")" : "")));
+      tr.appendChild(el("td", null, check.result + (check.error ? " (" + check.error + ")" : "")));
+      tr.appendChild(el("td", "v", check.check || ""));
+      tr.appendChild(el("td", "v", check.roles.join(", ")));
+      tr.appendChild(el("td", null, ms(check.at_ms)));
+      tr.appendChild(el("td", null, ms(check.duration_ms)));
+      table.appendChild(tr);
+    });
+    parent.appendChild(table);
+  }
+
   function headers(parent, title, list) {
     if (!list.length) { return; }
     section(parent, title);
@@ -99,6 +121,7 @@
       ["request", call.method + " " + call.url],
       ["response", call.response],
       ["error", call.error],
+      ["policy denied", call.denied_by],
       ["service", call.service],
       ["endpoint", call.peer.endpoint],
       ["interface / region", [call.peer.interface, call.peer.region].filter(Boolean).join(" / ")],
@@ -137,6 +160,7 @@
       detail.appendChild(el("pre", "stack", lines.join("\n")));
     }
     addLayers(detail, call);
+    addPolicy(detail, call);
     if (call.curl) {
       section(detail, "curl");
       var pre = el("pre", "curl", call.curl);
