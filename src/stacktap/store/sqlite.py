@@ -227,6 +227,11 @@ def _file_identity(path: str) -> Optional[tuple]:
     return (st.st_dev, st.st_ino)
 
 
+def _side_identities(path: str) -> Dict[str, Optional[tuple]]:
+    """The identities of the store's ``-wal`` and ``-shm`` files (None: none yet)."""
+    return {suffix: _file_identity(path + suffix) for suffix in ("-wal", "-shm")}
+
+
 class Store:
     """One connection to a stacktap SQLite store.
 
@@ -241,6 +246,7 @@ class Store:
         if not create and not os.path.exists(self.path):
             raise StoreError("no store at %s (nothing recorded yet?)" % self.path)
         self._identity: Optional[tuple] = None
+        self._side_files: Dict[str, Optional[tuple]] = {}
         #: How often the file was found deleted or replaced and opened again.
         self.reopened = 0
         self._columns: Dict[str, List[str]] = {}
@@ -259,6 +265,7 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
             self._identity = _file_identity(self.path)
+            self._side_files = _side_identities(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError("cannot open store %s: %s" % (self.path, exc)) from exc
 
@@ -272,6 +279,13 @@ class Store:
             return
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
+        # NOTE: SQLite does not checkpoint a moved file on close, so its ``-wal`` (and
+        # ``-shm``) stay under the path; opened with the new file, they would lay the old
+        # store's pages over it. Those we had open belong to the old file: removed.
+        for suffix, identity in self._side_files.items():
+            if identity is not None and _file_identity(self.path + suffix) == identity:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + suffix)
         self._columns = {}
         self.reopened += 1
         self._connect()
@@ -398,6 +412,8 @@ class Store:
             )
             tables.append(table)
         changed = self._write(statements)
+        if None in self._side_files.values():
+            self._side_files = _side_identities(self.path)  # NOTE: the first write made the WAL
         return sum(changed[i] for i, table in enumerate(tables) if table == "calls")
 
     def _table_columns(self, table: str) -> List[str]:
