@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,42 @@ def test_full_disk_mid_run_keeps_the_exit_code(small_tmpfs: Path) -> None:
     assert traced.returncode == 6 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     assert len(traced.stderr.splitlines()) <= 1
+
+
+def test_a_locked_store_does_not_delay_the_command_start(tmp_path: Path) -> None:
+    """With the real 10 s busy timeout: the command starts at once, the run row comes later."""
+    db = tmp_path / "st.db"
+    Store(str(db)).close()
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    code = "from stacktap.cli.main import main; main()"
+    started = time.time()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            "--db",
+            str(db),
+            "--",
+            sys.executable,
+            "-c",
+            "import time; print(time.time(), flush=True)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        child_started = float(proc.stdout.readline())
+    finally:
+        holder.rollback()
+        holder.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+    assert child_started - started < 3.0  # NOTE: it waited the busy timeout (10 s) before
+    with Store(str(db)) as store:
+        [run] = store.runs()
+        assert run.exit_code == 0

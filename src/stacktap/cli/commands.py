@@ -23,5 +23,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "which": ("stacktap.cli.understand", "which"),
     "paste": ("stacktap.cli.paste", "paste"),
     "merge": ("stacktap.cli.merge", "merge"),
+    "doctor": ("stacktap.cli.doctor", "doctor"),
     "devcloud": ("stacktap.cli.devcloud", "devcloud"),
 }
