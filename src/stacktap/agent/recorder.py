@@ -425,6 +425,8 @@ class Recorder(object):
             self._reset_process_state()
         if self._thread is None:
             self._drain_now()
+            if self._held:
+                self._spill_held()
             return True
         event = threading.Event()
         self._queue.put((_FLUSH, event))

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
 
+#: Milliseconds the run's end waits for a store that already failed during the run.
+_FAILING_STORE_WAIT_MS = 1000
+
 #: click.echo's pattern: it strips these from what it prints anywhere but on a terminal.
 _ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
 
@@ -169,6 +172,10 @@ def _finish(db: str, run: Run, exit_code: int, started: bool, faults: dict[str, 
     faults = dict(faults or {"reason": None, "waiting": 0, "where": None, "lost": 0})
     try:
         with Store(db) as store:  # NOTE: opening writes back the pending spill files
+            if faults["reason"] is not None:
+                # NOTE: the store failed during the run already: do not wait its full busy
+                # timeout once more after the command ended.
+                store.raw().execute(f"PRAGMA busy_timeout = {_FAILING_STORE_WAIT_MS}")
             store.write_entries(entries)
             if not started:
                 return None
