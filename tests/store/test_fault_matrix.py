@@ -149,6 +149,7 @@ def _session(
     mode: str = "plain",
     db: Path | None = None,
     after: Callable[[Case], None] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[Outcome, Case]:
     """Run the client (under ``stacktap run`` when ``traced``), ``fault`` at the gate."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -157,7 +158,7 @@ def _session(
     case = Case(tmp=tmp, db=db or tmp / "store" / "st.db", gate=tmp / "gate")
     case.db.parent.mkdir(exist_ok=True)
     command = [sys.executable, str(script), server.url, str(N), str(case.gate), mode]
-    env = dict(os.environ, TMPDIR=str(tmp))
+    env = dict(os.environ, TMPDIR=str(tmp), **(extra_env or {}))
     argv = [*STACKTAP, "run", "--db", str(case.db), "--", *command] if traced else command
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     case.proc = proc
@@ -280,6 +281,20 @@ def test_disk_full_at_the_start(
     assert f"{N} calls wait in {spill.spill_dirs(str(case.db))[1]} " in warning
     (small_tmpfs / "fill").unlink()
     assert case.stored() == N and spill.pending(str(case.db)) == []
+
+
+def test_disk_full_and_no_room_for_spill_files_counts_the_lost_calls(
+    small_tmpfs: Path, tmp_path: Path, server: LocalServer, untraced: Outcome
+) -> None:
+    Store(str(small_tmpfs / "st.db")).close()
+    _fill(small_tmpfs)
+    (tmp_path / "file").write_text("")  # NOTE: a cache dir under a plain file cannot be made
+    no_cache = {"XDG_CACHE_HOME": str(tmp_path / "file" / "cache")}
+    traced, case = _session(tmp_path, server, True, extra_env=no_cache)
+    warning = _check(traced, untraced)
+    assert warning is not None and warning.endswith(f"; {N} calls lost"), warning
+    (small_tmpfs / "fill").unlink()
+    assert case.stored() == 0
 
 
 def test_disk_full_mid_run(small_tmpfs: Path, tmp_path: Path, server: LocalServer, untraced: Outcome) -> None:

@@ -16,7 +16,7 @@ A store that cannot be opened or written costs one warning on stderr; the progra
 and its calls are not dropped: a failed batch (already redacted) is held in memory until
 the next try, then spilled to a file next to the store or in the user cache dir
 (``stacktap.store.spill``), which the next store open writes back. Only what neither the
-store nor a spill file takes (bounded memory, ``HOLD_LIMIT``) is lost, and counted
+store nor a spill file takes (bounded memory, ``HOLD_LIMIT_BYTES``) is lost, and counted
 (``stats``). While the store fails, it is tried again every ``RETRY_INTERVAL`` seconds only.
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
@@ -54,8 +54,9 @@ EXIT_FLUSH_TIMEOUT = 15.0
 FORK_WAIT = 15.0
 #: Seconds between two tries of a store that failed (batches meanwhile go to spill files).
 RETRY_INTERVAL = 2.0
-#: Calls held in memory at most when even spill files cannot be written; older ones are lost.
-HOLD_LIMIT = 20000
+#: Bytes of rows (about) held in memory at most when even spill files cannot be written;
+#: the oldest batches beyond it are lost (and counted).
+HOLD_LIMIT_BYTES = 64 * 1024 * 1024
 
 _EXCHANGE = 0
 _CALL = 1
@@ -188,7 +189,8 @@ class Recorder(object):
         self._wake = threading.Event()
         self._store = None
         self._retry_at = 0.0
-        self._held: List[Tuple[List[Dict[str, Any]], int]] = []
+        #: Batches the store did not take yet: (entries, calls, bytes about).
+        self._held: List[Tuple[List[Dict[str, Any]], int, int]] = []
         self._enricher = None
         self._pending = {}
         self._unstored_run = None
@@ -348,12 +350,12 @@ class Recorder(object):
         store fails, and spill what is held once the store failed again."""
         held = self._held
         self._held = []
-        held.append((entries, n_calls))
+        held.append((entries, n_calls, _size_of(entries)))
         if store is not None and time.monotonic() >= self._retry_at:
             from stacktap.store import StoreError
 
             try:
-                store.write_entries([e for batch, _ in held for e in batch])
+                store.write_entries([e for batch, _, _ in held for e in batch])
             except Exception as exc:
                 self._store_failed("cannot write to the store %s: %s" % (self.db, _one_line(exc, StoreError)))
                 self._held = held
@@ -386,11 +388,11 @@ class Recorder(object):
         from stacktap.store import default_db_path
         from stacktap.store.spill import write_spill
 
-        calls = sum(n for _, n in held)
+        calls = sum(n for _, n, _ in held)
         try:
-            self.stats["where"] = write_spill(self.db or default_db_path(), [batch for batch, _ in held])
+            self.stats["where"] = write_spill(self.db or default_db_path(), [batch for batch, _, _ in held])
         except Exception:
-            while held and sum(n for _, n in held) > HOLD_LIMIT:
+            while held and sum(size for _, _, size in held) > HOLD_LIMIT_BYTES:
                 self.stats["lost"] += held.pop(0)[1]
             self._held = held
             return
@@ -472,7 +474,18 @@ class Recorder(object):
 
     def _count_held_as_lost(self) -> None:
         held, self._held = self._held, []
-        self.stats["lost"] += sum(n for _, n in held)
+        self.stats["lost"] += sum(n for _, n, _ in held)
+
+
+def _size_of(entries: List[Dict[str, Any]]) -> int:
+    """About how many bytes the rows of these entries hold (their strings)."""
+    return sum(
+        len(value)
+        for entry in entries
+        for row in entry.get("rows") or ()
+        for value in row
+        if isinstance(value, str)
+    )
 
 
 def describe_faults(stats: Mapping[str, Any]) -> str:
