@@ -366,7 +366,8 @@ class Recorder(object):
             if self.stats["waiting"]:
                 # NOTE: the store works again: write back what this process spilled.
                 with contextlib.suppress(Exception):
-                    store.replay_spills()
+                    written = store.replay_spills()
+                    self.stats["waiting"] = max(0, self.stats["waiting"] - written)
             return
         self._held = held
         self._spill_held()
@@ -467,7 +468,7 @@ class Recorder(object):
                 self.flush(EXIT_FLUSH_TIMEOUT)
             self._count_held_as_lost()
             stats = self.stats
-            if self._report and stats["reason"]:
+            if self._report and (stats["waiting"] or stats["lost"]):
                 warn_once(describe_faults(stats))
         except Exception:
             pass

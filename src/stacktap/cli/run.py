@@ -194,11 +194,11 @@ def _finish(db: str, run: Run, exit_code: int, started: bool, faults: dict[str, 
         if not started:
             return None
     else:
-        if faults["reason"] is None or not waiting:
-            return _summary_line(run, calls, services)
+        if faults["reason"] is None or not (waiting or faults["lost"]):
+            return _summary_line(run, calls, services)  # NOTE: all written back now
         # NOTE: some spill files could not be written back (the store still locked).
         faults["waiting"] = sum(spill.count_calls(spill.read_spill(p)) for p in waiting)
-        faults["where"] = os.path.dirname(waiting[0])
+        faults["where"] = os.path.dirname(waiting[0]) if waiting else None
     from stacktap.agent.recorder import describe_faults
 
     return f"stacktap: warning: run {run.id}: " + describe_faults(faults)
