@@ -127,3 +127,20 @@ def test_a_python_that_cannot_run_and_an_unwritable_socket_dir(tmp_path: Path) -
         line.startswith(f"warning: collector socket dir {tmp_path / 'no-such-dir'} is not writable")
         for line in lines
     ), lines
+
+
+def test_repair_changes_no_directory_and_creates_no_store(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o1777)
+    result = doctor(shared / "st.db", "--repair")
+    assert result.returncode == 0 and not (shared / "st.db").exists()
+    db = shared / "st.db"
+    _store(db)
+    db.chmod(0o644)
+    result = doctor(db, "--repair")
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777 and stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert f"warning: directory {shared} is mode 1777: others can list it" in result.stdout
+    assert doctor(shared, "--repair").stdout.splitlines()[0] == (
+        f"error: {shared} is a directory, not a store (--db takes the store file)"
+    )

@@ -68,7 +68,9 @@ def check_permissions(path: str) -> List[Finding]:
     if mode is not None and mode & 0o077:
         findings.append(
             Finding(
-                "warning", "directory %s is mode %04o: others can list it (0700 expected)" % (directory, mode)
+                "warning",
+                "directory %s is mode %04o: others can list it (0700 expected: chmod 700 it if it is"
+                " stacktap's own)" % (directory, mode),
             )
         )
     if not findings:
@@ -80,6 +82,8 @@ def check_store(path: str) -> List[Finding]:
     """Everything ``stacktap doctor`` says about the store at ``path``, reading only."""
     findings: List[Finding] = []
     waiting = spill.pending(path)
+    if os.path.isdir(path):
+        return [Finding("error", "%s is a directory, not a store (--db takes the store file)" % path)]
     if not os.path.exists(path):
         findings.append(Finding("ok", "no store at %s yet (the first run creates it)" % path))
     else:
@@ -167,37 +171,38 @@ def _check_spills(path: str, waiting: List[str]) -> List[Finding]:
 
 
 def repair_store(path: str) -> List[Finding]:
-    """Recover a damaged store, write back its spill files, tighten its permissions."""
+    """Recover a damaged store, write back its spill files, tighten the store files' modes.
+
+    NOTE: never a directory's mode (the store may sit in a shared one: the report says
+    what to do), and no store is created unless spill files wait for one.
+    """
     from stacktap.store.sqlite import Store, StoreError
 
+    if os.path.isdir(path):
+        return []  # NOTE: check_store says it is no store
     findings: List[Finding] = []
     if os.path.exists(path) and any(f.wrong for f in _check_database(path)):
         findings.append(_recover(path))
-    try:
-        with Store(path, replay=False) as store:
-            pending = spill.pending(path)
-            if pending:
+    pending = spill.pending(path)
+    if pending:
+        try:
+            with Store(path, replay=False) as store:
                 files, calls = spill.replay(store, pending)
-                findings.append(
-                    Finding(
-                        "ok",
-                        "wrote %d spill file%s (%d calls) into %s"
-                        % (files, "" if files == 1 else "s", calls, path),
-                    )
+            findings.append(
+                Finding(
+                    "ok",
+                    "wrote %d spill file%s (%d calls) into %s"
+                    % (files, "" if files == 1 else "s", calls, path),
                 )
-    except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
-        findings.append(Finding("error", "cannot write the spill files into %s: %s" % (path, exc)))
-    for name, want in (
-        (path, 0o600),
-        (path + "-wal", 0o600),
-        (path + "-shm", 0o600),
-        (os.path.dirname(os.path.abspath(path)), 0o700),
-    ):
+            )
+        except (StoreError, OSError, ValueError, sqlite3.Error) as exc:
+            findings.append(Finding("error", "cannot write the spill files into %s: %s" % (path, exc)))
+    for name in (path, path + "-wal", path + "-shm"):
         mode = _mode(name)
-        if mode is not None and mode & 0o077:
+        if mode is not None and mode & 0o077 and os.path.isfile(name):
             with contextlib.suppress(OSError):
-                os.chmod(name, want)
-                findings.append(Finding("ok", "%s: mode %04o -> %04o" % (name, mode, want)))
+                os.chmod(name, 0o600)
+                findings.append(Finding("ok", "%s: mode %04o -> 0600" % (name, mode)))
     return findings
 
 
