@@ -73,7 +73,10 @@ print("done", n)
 sys.exit(3)
 """
 
-BUSY_200MS = "import stacktap.store.sqlite as s; s.BUSY_TIMEOUT_MS = 200; "
+BUSY_200MS = (
+    "import stacktap.store.sqlite as s, stacktap.launcher.collector as c;"
+    " s.BUSY_TIMEOUT_MS = c.STORE_BUSY_TIMEOUT_MS = 200; "
+)
 STACKTAP = [sys.executable, "-c", BUSY_200MS + "from stacktap.cli.main import main; main()"]
 
 

@@ -81,11 +81,14 @@ class Recorder(object):
         environ: Optional[Mapping[str, str]] = None,
         process: Optional[ProcessIdentity] = None,
         report: bool = True,
+        busy_timeout_ms: Optional[int] = None,
     ) -> None:
         """Settings from ``environ`` (default ``os.environ``); ``process`` names the process
         whose calls these are when it is not this one (the collector's recorders), which
-        with ``report=False`` leave the warning to their owner (``stats``)."""
+        with ``report=False`` leave the warning to their owner (``stats``), and may wait
+        less than the store's default for a lock (``busy_timeout_ms``)."""
         self._report = report
+        self._busy_timeout_ms = busy_timeout_ms
         #: Store faults so far: ``reason`` (the first), ``waiting`` (calls in spill files),
         #: ``where`` (their directory), ``lost`` (calls neither store nor spill took).
         self.stats: Dict[str, Any] = {"reason": None, "waiting": 0, "where": None, "lost": 0}
@@ -339,7 +342,7 @@ class Recorder(object):
         from stacktap.store import Store, StoreError, default_db_path
 
         try:
-            self._store = Store(self.db or default_db_path())
+            self._store = Store(self.db or default_db_path(), busy_timeout_ms=self._busy_timeout_ms)
         except (StoreError, Exception) as exc:
             self._store_failed("cannot record calls: %s" % _one_line(exc, StoreError))
             return None

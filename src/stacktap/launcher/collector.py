@@ -38,6 +38,11 @@ BYE_TIMEOUT = 3.0
 READ_AHEAD = 500
 #: Seconds ``close()`` lets each process's recorder store what it still holds.
 STORE_TIMEOUT = 60.0
+#: Milliseconds a write waits for a store locked by another process before its batch goes
+#: to a spill file. NOTE: shorter than the store's 10 s: ``stacktap run`` exits only once
+#: everything is stored or spilled, and a spill is written back by the run's end or the
+#: next open; a lock held that long otherwise delays the exit by as much.
+STORE_BUSY_TIMEOUT_MS = 2000
 
 
 class Collector(object):
@@ -215,7 +220,10 @@ class _Connection(object):
                 from stacktap.agent.recorder import Recorder
 
                 self._recorder = Recorder(
-                    environ={}, process=ProcessIdentity(pid, list(argv)), report=False
+                    environ={},
+                    process=ProcessIdentity(pid, list(argv)),
+                    report=False,
+                    busy_timeout_ms=STORE_BUSY_TIMEOUT_MS,
                 )
             else:
                 self._recorder.flush()  # NOTE: new settings apply to the calls after them

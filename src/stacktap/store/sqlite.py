@@ -238,10 +238,18 @@ class Store:
     A ``Store`` belongs to one thread; open another one per thread or per process.
     """
 
-    def __init__(self, path: Optional[str] = None, create: bool = True, replay: bool = True) -> None:
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        create: bool = True,
+        replay: bool = True,
+        busy_timeout_ms: Optional[int] = None,
+    ) -> None:
         """Open (and with ``create``, create) the store; with ``replay``, first write back
-        its pending spill files (``stacktap.store.spill``), when it takes them at once."""
+        its pending spill files (``stacktap.store.spill``), when it takes them at once.
+        ``busy_timeout_ms`` (default ``BUSY_TIMEOUT_MS``): how long a write waits for a lock."""
         self.path = path or default_db_path()
+        self._busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         self._create = create
         if not create and not os.path.exists(self.path):
             raise StoreError("no store at %s (nothing recorded yet?)" % self.path)
@@ -258,9 +266,9 @@ class Store:
         try:
             if self._create:
                 _create_private(self.path)
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000.0, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=self._busy_ms / 1000.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+            self._db.execute("PRAGMA busy_timeout = %d" % self._busy_ms)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
@@ -297,14 +305,14 @@ class Store:
 
         if not spill.pending(self.path):
             return 0
-        self._db.execute("PRAGMA busy_timeout = %d" % REPLAY_BUSY_TIMEOUT_MS)
+        self._db.execute("PRAGMA busy_timeout = %d" % min(REPLAY_BUSY_TIMEOUT_MS, self._busy_ms))
         try:
             return spill.replay(self)[1]
         except (OSError, ValueError, sqlite3.Error, StoreError):
             return 0
         finally:
             with contextlib.suppress(sqlite3.Error):
-                self._db.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+                self._db.execute("PRAGMA busy_timeout = %d" % self._busy_ms)
 
     # -- lifecycle ---------------------------------------------------------------------
 
