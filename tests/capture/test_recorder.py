@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,7 @@ from capture_helpers import PASSWORD, TOKEN, LocalServer, new_run, run_traced, s
 
 from stacktap.agent.recorder import Recorder
 from stacktap.model import SERVER, Call
-from stacktap.store import Store
+from stacktap.store import Store, spill
 
 
 @pytest.fixture()
@@ -61,8 +62,14 @@ def test_unwritable_store_warns_once_and_never_raises(
     for _ in range(3):
         recorder.submit(Call(run_id="", method="GET", url="http://x/", start=1.0))
     assert recorder.flush(10)
+    recorder._at_exit()  # NOTE: a program says it at exit, with the count
     err = capfd.readouterr().err
     assert err.count("stacktap: warning:") == 1 and "cannot record calls" in err
+    [where] = spill.spill_dirs(str(not_a_dir / "st.db"))[1:]
+    assert f"3 calls wait in {where} " in err
+    [path] = spill.pending(str(not_a_dir / "st.db"))
+    assert os.stat(path).st_mode & 0o777 == 0o600 and os.stat(where).st_mode & 0o777 == 0o700
+    assert spill.count_calls(spill.read_spill(path)) == 3
 
 
 def test_traced_program_with_unwritable_store_works_with_one_warning(
@@ -102,7 +109,9 @@ def test_busy_store_does_not_break_the_program(tmp_path: Path, server: LocalServ
         store.raw().execute("ROLLBACK")
     assert proc.returncode == 0 and proc.stdout == "200\n"
     assert proc.stderr.count("stacktap: warning:") == 1, proc.stderr
-    assert stored_calls(db, run.id) == []
+    assert f"1 call wait in {db}.spill " in proc.stderr
+    # NOTE: the next open of the store writes the spilled call.
+    assert len(stored_calls(db, run.id)) == 1 and spill.pending(str(db)) == []
 
 
 def _secret_call() -> Call:
@@ -148,7 +157,7 @@ def test_sinks_get_calls_when_the_store_write_fails(
     recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """A store that opens but fails on write (busy, disk full) still lets the sinks see the
-    batch; the run that could not be stored is stored with the next batch that works."""
+    batch; the run and calls that could not be stored wait in a spill file until it works."""
     from stacktap.agent import faults as warn
     from stacktap.store import StoreError
 
@@ -161,19 +170,22 @@ def test_sinks_get_calls_when_the_store_write_fails(
 
     # NOTE: patched on the class: the writer thread opens (and alone may use) the connection.
     with monkeypatch.context() as patch:
-        patch.setattr(Store, "add_run", failing)
-        patch.setattr(Store, "add_calls", failing)
+        patch.setattr(Store, "write_entries", failing)
         recorder.submit(_secret_call())
         assert recorder.flush(10)
     assert len(seen) == 1 and seen[0][0].request_headers[0][1].startswith("{SHA256}")
     assert "cannot write to the store" in capfd.readouterr().err
-    with Store(str(tmp_path / "st.db")) as check:
+    with Store(str(tmp_path / "st.db"), replay=False) as check:
         assert check.runs() == []
+    [path] = spill.pending(str(tmp_path / "st.db"))
+    assert TOKEN.encode() not in Path(path).read_bytes()
+    recorder._retry_at = 0.0  # NOTE: the store works again (without waiting RETRY_INTERVAL)
     recorder.submit(_secret_call())
     assert recorder.flush(10)
     assert len(seen) == 2
+    assert spill.pending(str(tmp_path / "st.db")) == []  # NOTE: written back once it works
     with Store(str(tmp_path / "st.db")) as check:
         [run] = check.runs()
         stored = check.calls(run.id)
     assert run.id == seen[0][0].run_id == seen[1][0].run_id
-    assert [c.span_id for c in stored] == [seen[1][0].span_id]
+    assert sorted(c.span_id for c in stored) == sorted([seen[0][0].span_id, seen[1][0].span_id])

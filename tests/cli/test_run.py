@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stacktap.cli.run import _say, parse_fast, parse_size
-from stacktap.store import Store
+from stacktap.store import Store, spill
 
 
 def stacktap_run(db: Path, *cmd: str, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
@@ -105,7 +105,9 @@ def test_unwritable_store_runs_the_command_with_one_warning(tmp_path: Path) -> N
     traced = stacktap_run(tmp_path / "file" / "st.db", sys.executable, "-c", "print('hi')")
     assert traced.returncode == 0 and traced.stdout == "hi\n"
     [line] = traced.stderr.splitlines()
-    assert line.startswith("stacktap: warning: not recording: cannot open store")
+    assert line.startswith("stacktap: warning: run ") and "cannot open store" in line
+    # NOTE: the directory next to the store cannot be made either: the user cache dir
+    assert f"kept in {spill.spill_dirs(str(tmp_path / 'file' / 'st.db'))[1]} " in line
 
 
 @pytest.mark.parametrize(

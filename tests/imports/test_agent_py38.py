@@ -24,6 +24,7 @@ CORE = [
     "stacktap.catalog",
     "stacktap.paths",
     "stacktap.store",
+    "stacktap.store.spill",
     "stacktap.wsgi",
     "stacktap.wsgi.layers",
     "stacktap.wsgi.wrap",

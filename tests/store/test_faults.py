@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,7 +83,8 @@ def test_store_locked_at_the_end_keeps_the_exit_code(tmp_path: Path) -> None:
     assert traced.returncode == 5 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
-    assert line.startswith("stacktap: warning: cannot finish run")
+    assert line.startswith("stacktap: warning: run ") and "database is locked" in line
+    assert line.endswith(f"kept in {db}.spill (the next stacktap command that opens the store writes it)")
 
 
 def test_full_disk_at_the_start_runs_the_command_with_one_warning(small_tmpfs: Path) -> None:
@@ -97,7 +99,7 @@ def test_full_disk_at_the_start_runs_the_command_with_one_warning(small_tmpfs: P
     assert traced.returncode == 4 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     [line] = traced.stderr.splitlines()
-    assert line.startswith("stacktap: warning: not recording")
+    assert line.startswith("stacktap: warning: run ") and "full" in line
 
 
 def test_full_disk_mid_run_keeps_the_exit_code(small_tmpfs: Path) -> None:
@@ -113,3 +115,42 @@ def test_full_disk_mid_run_keeps_the_exit_code(small_tmpfs: Path) -> None:
     assert traced.returncode == 6 and traced.stdout == "hi\n"
     assert "Traceback" not in traced.stderr
     assert len(traced.stderr.splitlines()) <= 1
+
+
+def test_a_locked_store_does_not_delay_the_command_start(tmp_path: Path) -> None:
+    """With the real 10 s busy timeout: the command starts at once, the run row comes later."""
+    db = tmp_path / "st.db"
+    Store(str(db)).close()
+    holder = sqlite3.connect(str(db), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    code = "from stacktap.cli.main import main; main()"
+    started = time.time()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "run",
+            "--db",
+            str(db),
+            "--",
+            sys.executable,
+            "-c",
+            "import time; print(time.time(), flush=True)",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        child_started = float(proc.stdout.readline())
+    finally:
+        holder.rollback()
+        holder.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in stderr
+    assert child_started - started < 3.0  # NOTE: it waited the busy timeout (10 s) before
+    with Store(str(db)) as store:
+        [run] = store.runs()
+        assert run.exit_code == 0

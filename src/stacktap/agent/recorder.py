@@ -12,7 +12,12 @@ of the run to the collector instead (``stacktap.agent.relay``): the redaction, e
 and storing then happen in ``stacktap run``'s process, not on the program's GIL. Whatever
 the collector cannot take is stored here, as without it.
 
-A store that cannot be opened or written costs one warning on stderr; the program goes on.
+A store that cannot be opened or written costs one warning on stderr; the program goes on
+and its calls are not dropped: a failed batch (already redacted) is held in memory until
+the next try, then spilled to a file next to the store or in the user cache dir
+(``stacktap.store.spill``), which the next store open writes back. Only what neither the
+store nor a spill file takes (bounded memory, ``HOLD_LIMIT_BYTES``) is lost, and counted
+(``stats``). While the store fails, it is tried again every ``RETRY_INTERVAL`` seconds only.
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 """
@@ -24,7 +29,8 @@ import contextlib
 import os
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from stacktap import settings
 from stacktap.agent.faults import warn_once
@@ -46,6 +52,11 @@ WRITE_INTERVAL = 0.2
 EXIT_FLUSH_TIMEOUT = 15.0
 #: Seconds a fork waits for the writer to finish the batch it is storing.
 FORK_WAIT = 15.0
+#: Seconds between two tries of a store that failed (batches meanwhile go to spill files).
+RETRY_INTERVAL = 2.0
+#: Bytes of rows (about) held in memory at most when even spill files cannot be written;
+#: the oldest batches beyond it are lost (and counted).
+HOLD_LIMIT_BYTES = 64 * 1024 * 1024
 
 _EXCHANGE = 0
 _CALL = 1
@@ -66,10 +77,21 @@ class Recorder(object):
     _unstored_run: Optional[Run]
 
     def __init__(
-        self, environ: Optional[Mapping[str, str]] = None, process: Optional[ProcessIdentity] = None
+        self,
+        environ: Optional[Mapping[str, str]] = None,
+        process: Optional[ProcessIdentity] = None,
+        report: bool = True,
+        busy_timeout_ms: Optional[int] = None,
     ) -> None:
         """Settings from ``environ`` (default ``os.environ``); ``process`` names the process
-        whose calls these are when it is not this one (the collector's recorders)."""
+        whose calls these are when it is not this one (the collector's recorders), which
+        with ``report=False`` leave the warning to their owner (``stats``), and may wait
+        less than the store's default for a lock (``busy_timeout_ms``)."""
+        self._report = report
+        self._busy_timeout_ms = busy_timeout_ms
+        #: Store faults so far: ``reason`` (the first), ``waiting`` (calls in spill files),
+        #: ``where`` (their directory), ``lost`` (calls neither store nor spill took).
+        self.stats: Dict[str, Any] = {"reason": None, "waiting": 0, "where": None, "lost": 0}
         if environ is None:
             environ = os.environ
         self._identity = process
@@ -169,7 +191,9 @@ class Recorder(object):
         self._thread_lock = threading.Lock()
         self._wake = threading.Event()
         self._store = None
-        self._store_broken = False
+        self._retry_at = 0.0
+        #: Batches the store did not take yet: (entries, calls, bytes about).
+        self._held: List[Tuple[List[Dict[str, Any]], int, int]] = []
         self._enricher = None
         self._pending = {}
         self._unstored_run = None
@@ -233,6 +257,8 @@ class Recorder(object):
                     self._write(records)
         except Exception as exc:  # NOTE: the writer never dies
             warn_once("recording failed: %s: %s" % (type(exc).__name__, exc))
+        if events and self._held:
+            self._spill_held()  # NOTE: a flush (the exit's too) leaves nothing in memory
         for event in events:
             event.set()
 
@@ -245,9 +271,7 @@ class Recorder(object):
                 records = [record for record in records if record[0] != _EXCHANGE]
                 if not records:
                     return
-        store = None if self._store_broken else self._open_store()
-        if store is None and not sinks:
-            return  # NOTE: nowhere to put them: skip the enrichment too
+        store = self._open_store()
         enricher = self._get_enricher()
         run_id = self._ensure_run(enricher)
         calls: List[Call] = []
@@ -263,19 +287,19 @@ class Recorder(object):
             if call is not None:  # NOTE: None: dropped by an ignore rule
                 calls.append(call)
         new_entries = enricher.take_new_catalog_entries()
-        if store is not None:
-            from stacktap.store import StoreError
+        from stacktap.store.sqlite import calls_entries, catalog_entry, run_entry
 
-            try:
-                if self._unstored_run is not None:
-                    store.add_run(self._unstored_run)
-                    self._unstored_run = None
-                if new_entries:
-                    store.add_catalog(run_id, new_entries)
-                if calls:
-                    store.add_calls(calls)
-            except Exception as exc:
-                warn_once("cannot write to the store %s: %s" % (self.db, _one_line(exc, StoreError)))
+        entries: List[Dict[str, Any]] = []
+        if self._unstored_run is not None:
+            # NOTE: kept, and inserted (or ignored) with every batch: a store deleted or
+            # replaced meanwhile (``Store`` opens the path again) gets the run row too.
+            entries.append(run_entry(self._unstored_run))
+        if new_entries:
+            entries.append(catalog_entry(run_id, new_entries))
+        if calls:
+            entries.extend(calls_entries(calls))
+        if entries:
+            self._store_entries(store, entries, len(calls))
         # NOTE: sinks (live export) get the calls whether or not the store took them: they
         # are enriched and redacted already, and an unwritable store must not stop export.
         if not calls:
@@ -309,30 +333,88 @@ class Recorder(object):
         return self._enricher
 
     def _open_store(self) -> Optional[Store]:
+        """The store, opened on first use; None while it fails (tried again after
+        ``RETRY_INTERVAL``)."""
         if self._store is not None:
             return self._store
+        if time.monotonic() < self._retry_at:
+            return None
         from stacktap.store import Store, StoreError, default_db_path
 
         try:
-            self._store = Store(self.db or default_db_path())
+            self._store = Store(self.db or default_db_path(), busy_timeout_ms=self._busy_timeout_ms)
         except (StoreError, Exception) as exc:
-            self._store_broken = True
-            warn_once("cannot record calls: %s" % _one_line(exc, StoreError))
+            self._store_failed("cannot record calls: %s" % _one_line(exc, StoreError))
             return None
         return self._store
+
+    def _store_entries(self, store: Optional[Store], entries: List[Dict[str, Any]], n_calls: int) -> None:
+        """Store one batch, with the ones held since the last failure; hold it when the
+        store fails, and spill what is held once the store failed again."""
+        held = self._held
+        self._held = []
+        held.append((entries, n_calls, _size_of(entries)))
+        if store is not None and time.monotonic() >= self._retry_at:
+            from stacktap.store import StoreError
+
+            try:
+                store.write_entries([e for batch, _, _ in held for e in batch])
+            except Exception as exc:
+                self._store_failed("cannot write to the store %s: %s" % (self.db, _one_line(exc, StoreError)))
+                self._held = held
+                if len(held) > 1:
+                    self._spill_held()
+                return
+            self._retry_at = 0.0
+            if self.stats["waiting"]:
+                # NOTE: the store works again: write back what this process spilled.
+                with contextlib.suppress(Exception):
+                    written = store.replay_spills()
+                    self.stats["waiting"] = max(0, self.stats["waiting"] - written)
+            return
+        self._held = held
+        self._spill_held()
+
+    def _store_failed(self, message: str) -> None:
+        self._retry_at = time.monotonic() + RETRY_INTERVAL
+        if self.stats["reason"] is None:
+            self.stats["reason"] = message
+            # NOTE: a service may never exit cleanly (SIGTERM): it says so at once. A
+            # program says it once, at exit, with how many calls wait and where.
+            if self._report and self._lazy_run:
+                warn_once(message + "; its calls are kept in spill files and written when it works again")
+
+    def _spill_held(self) -> None:
+        """Move the held batches to a spill file; when that fails too, keep them (bounded)."""
+        held, self._held = self._held, []
+        if not held:
+            return
+        from stacktap.store import default_db_path
+        from stacktap.store.spill import write_spill
+
+        calls = sum(n for _, n, _ in held)
+        try:
+            self.stats["where"] = write_spill(self.db or default_db_path(), [batch for batch, _, _ in held])
+        except Exception:
+            while held and sum(size for _, _, size in held) > HOLD_LIMIT_BYTES:
+                self.stats["lost"] += held.pop(0)[1]
+            self._held = held
+            return
+        self.stats["waiting"] += calls
 
     def _drop_store(self) -> None:
         # NOTE: only called between runs (configure); the writer re-opens lazily.
         store, self._store = self._store, None
-        self._store_broken = False
+        self._retry_at = 0.0
         if store is not None:
             _orphans.append(store)
 
     def _ensure_run(self, enricher: Enricher) -> str:
         """This process's run id; a server process makes its run on its first batch.
 
-        NOTE: the new run is stored with that batch (``_unstored_run``), and again with the
-        next ones until a store takes it: sinks need its id even when no store does.
+        NOTE: the new run is stored with that batch (``_unstored_run``), and again with every
+        later one (ignored once stored): sinks need its id even when no store takes it, and
+        a store replaced meanwhile gets it too.
         """
         if self.run_id:
             return self.run_id
@@ -349,6 +431,8 @@ class Recorder(object):
             self._reset_process_state()
         if self._thread is None:
             self._drain_now()
+            if self._held:
+                self._spill_held()
             return True
         event = threading.Event()
         self._queue.put((_FLUSH, event))
@@ -372,6 +456,7 @@ class Recorder(object):
         if thread is not None:
             thread.join(timeout)
         atexit.unregister(self._at_exit)
+        self._count_held_as_lost()
         store, self._store = self._store, None
         if store is not None:
             with contextlib.suppress(Exception):
@@ -384,8 +469,42 @@ class Recorder(object):
             self.finish_pending()
             if self._thread is not None or not self._queue.empty():
                 self.flush(EXIT_FLUSH_TIMEOUT)
+            self._count_held_as_lost()
+            stats = self.stats
+            if self._report and (stats["waiting"] or stats["lost"]):
+                warn_once(describe_faults(stats))
         except Exception:
             pass
+
+    def _count_held_as_lost(self) -> None:
+        held, self._held = self._held, []
+        self.stats["lost"] += sum(n for _, n, _ in held)
+
+
+def _size_of(entries: List[Dict[str, Any]]) -> int:
+    """About how many bytes the rows of these entries hold (their strings)."""
+    return sum(
+        len(value)
+        for entry in entries
+        for row in entry.get("rows") or ()
+        for value in row
+        if isinstance(value, str)
+    )
+
+
+def describe_faults(stats: Mapping[str, Any]) -> str:
+    """What became of the calls a store could not take (one line, without a prefix)."""
+    parts = [str(stats["reason"])]
+    if stats.get("waiting"):
+        parts.append(
+            "%d call%s wait in %s (the next stacktap command that opens the store writes them)"
+            % (stats["waiting"], "" if stats["waiting"] == 1 else "s", stats["where"])
+        )
+    elif stats.get("where"):
+        parts.append("kept in %s (the next stacktap command that opens the store writes it)" % stats["where"])
+    if stats.get("lost"):
+        parts.append("%d call%s lost" % (stats["lost"], "" if stats["lost"] == 1 else "s"))
+    return "; ".join(parts)
 
 
 def _one_line(exc: BaseException, store_error: type) -> str:

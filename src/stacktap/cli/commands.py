@@ -24,5 +24,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "policy": ("stacktap.cli.policy", "policy"),
     "paste": ("stacktap.cli.paste", "paste"),
     "merge": ("stacktap.cli.merge", "merge"),
+    "doctor": ("stacktap.cli.doctor", "doctor"),
     "devcloud": ("stacktap.cli.devcloud", "devcloud"),
 }

@@ -28,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from stacktap.launcher.collector import Collector
 
 _FORWARDED = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT)
+
+#: Milliseconds the run's end waits for a store that already failed during the run.
+_FAILING_STORE_WAIT_MS = 1000
 
 #: click.echo's pattern: it strips these from what it prints anywhere but on a terminal.
 _ANSI = r"\033\[[0-?]*[ -/]*[@-~]"
@@ -75,9 +78,9 @@ def _mark(value: str) -> str:
     return mark(value)
 
 
-def _start_run(db: str, argv: Sequence[str], label: str | None) -> Run | None:
-    """Create the run before the command starts; None (and one warning) if the store fails."""
-    run = Run(
+def _new_run(argv: Sequence[str], label: str | None) -> Run:
+    """The run of the command (nothing stored yet: the command starts first)."""
+    return Run(
         kind="command",
         label=label,
         argv=redact_argv(list(argv), _mark),
@@ -88,13 +91,21 @@ def _start_run(db: str, argv: Sequence[str], label: str | None) -> Run | None:
         user=_user(),
         started=time.time(),
     )
-    try:
-        with Store(db) as store:
+
+
+def _store_run_later(db: str, run: Run) -> None:
+    """Store the run row on a thread of its own, once the command started: ``stacktap list``
+    shows the run while it runs. A store that is locked or full does not delay anything:
+    the row is written (or spilled) again at the end (``INSERT OR IGNORE``; calls name their
+    run without a foreign key, so they may come first)."""
+    import threading
+
+    def write() -> None:
+        with contextlib.suppress(Exception), Store(db, replay=False) as store:
             store.add_run(run)
-    except Exception as exc:  # NOTE: also sqlite3 errors (locked, disk full)
-        _say(f"stacktap: warning: not recording: {exc}")
-        return None
-    return run
+
+    with contextlib.suppress(RuntimeError):
+        threading.Thread(target=write, name="stacktap-run-row", daemon=True).start()
 
 
 def _start_collector(db: str) -> Collector | None:
@@ -108,9 +119,11 @@ def _start_collector(db: str) -> Collector | None:
         return None
 
 
-def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
+def _run_child(
+    cmd: Sequence[str], env: dict[str, str], on_start: Callable[[], None] | None = None
+) -> tuple[int, bool]:
     """Run ``cmd``, pass signals on: (its exit code the way a shell reports it, whether it
-    started at all; when not, the error is already said)."""
+    started at all; when not, the error is already said). ``on_start`` runs once it started."""
     try:
         child = subprocess.Popen(list(cmd), env=env)
     except FileNotFoundError:
@@ -133,6 +146,8 @@ def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
             child.send_signal(signum)
 
     previous = {sig: signal.signal(sig, forward) for sig in _FORWARDED}
+    if on_start is not None:
+        on_start()
     try:
         while True:
             try:
@@ -146,11 +161,51 @@ def _run_child(cmd: Sequence[str], env: dict[str, str]) -> tuple[int, bool]:
     return (128 - code if code < 0 else code), True
 
 
-def _summary(db: str, run: Run, exit_code: int) -> str:
-    """Finish the run; the line that says what it recorded."""
-    with Store(db) as store:
-        store.finish_run(run.id, exit_code)
-        calls, services = count_calls_and_services(store, run.id)
+def _finish(db: str, run: Run, exit_code: int, started: bool, faults: dict[str, Any] | None) -> str | None:
+    """Store the run's row and end (spilled when the store fails) after writing back what
+    waits in spill files; the one line to say: the summary, or the warning of what the
+    store did not take. None when the command never started."""
+    from stacktap.store import spill
+    from stacktap.store.sqlite import finish_entry, run_entry
+
+    entries = [run_entry(run), finish_entry(run.id, exit_code)]
+    faults = dict(faults or {"reason": None, "waiting": 0, "where": None, "lost": 0})
+    try:
+        with Store(db) as store:  # NOTE: opening writes back the pending spill files
+            if faults["reason"] is not None:
+                # NOTE: the store failed during the run already: do not wait its full busy
+                # timeout once more after the command ended.
+                store.raw().execute(f"PRAGMA busy_timeout = {_FAILING_STORE_WAIT_MS}")
+            store.write_entries(entries)
+            if not started:
+                return None
+            calls, services = count_calls_and_services(store, run.id)
+            waiting = spill.pending(db)
+    except Exception as exc:  # NOTE: also sqlite3 errors (locked, disk full)
+        from stacktap.store import StoreError
+
+        reason = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
+        faults["reason"] = faults["reason"] or f"cannot write to the store {db}: {reason}"
+        try:
+            where = spill.write_spill(db, [entries])
+            faults["where"] = faults["where"] or where
+        except OSError:
+            pass  # NOTE: the calls may still wait; only the run row is lost
+        if not started:
+            return None
+    else:
+        if faults["reason"] is None or not (waiting or faults["lost"]):
+            return _summary_line(run, calls, services)  # NOTE: all written back now
+        # NOTE: some spill files could not be written back (the store still locked).
+        faults["waiting"] = sum(spill.count_calls(spill.read_spill(p)) for p in waiting)
+        faults["where"] = os.path.dirname(waiting[0]) if waiting else None
+    from stacktap.agent.recorder import describe_faults
+
+    return f"stacktap: warning: run {run.id}: " + describe_faults(faults)
+
+
+def _summary_line(run: Run, calls: int, services: int) -> str:
+    """The line that says what the run recorded."""
     if not calls:
         return (
             f"stacktap: nothing traced in run {run.id}: no HTTP calls from Python"
@@ -204,33 +259,32 @@ def execute(
             _say(f"stacktap: {exc}")
             sys.exit(2)
     path = os.path.abspath(db or default_db_path())
-    record = _start_run(path, cmd, label)
-    collector = None if record is None or proxy else _start_collector(path)
+    record = _new_run(cmd, label)
+    collector = None if proxy else _start_collector(path)
     running_proxy = None
     try:
-        if record is not None and proxy:
+        if proxy:
             running_proxy, env = _proxy_env(path, record.id, cap)
-        elif record is None:
-            env = dict(os.environ)
         else:
             address = collector.address if collector is not None else None
             env = tracing_env(path, run_id=record.id, propagate=not no_propagate, collector=address)
             if cap is not None:
                 env[BODY_CAP_VAR] = str(cap)
-        exit_code, started = _run_child(cmd, env)
+        # NOTE: the command starts first; the store (locked, full, gone) never decides
+        # whether or when it runs (issue #13).
+        exit_code, started = _run_child(cmd, env, functools.partial(_store_run_later, path, record))
     finally:
         if running_proxy is not None:
             running_proxy.close()
         if collector is not None:
             collector.close()  # NOTE: everything the processes sent is stored before the summary
-    if record is not None and not started:
-        with contextlib.suppress(Exception), Store(path) as store:
-            store.finish_run(record.id, exit_code)
-    elif record is not None:
-        try:
-            _say(_summary(path, record, exit_code))
-        except Exception as exc:  # NOTE: the store never replaces the command's exit code
-            _say(f"stacktap: warning: cannot finish run {record.id}: {exc}")
+    try:
+        faults = collector.store_faults() if collector is not None else None
+        line = _finish(path, record, exit_code, started, faults)
+    except Exception as exc:  # NOTE: the store never replaces the command's exit code
+        line = f"stacktap: warning: cannot finish run {record.id}: {type(exc).__name__}: {exc}"
+    if line:
+        _say(line)
     sys.exit(exit_code)
 
 

@@ -25,7 +25,7 @@ import os
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, BinaryIO, List, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 if TYPE_CHECKING:
     from stacktap.agent.recorder import Recorder
@@ -38,6 +38,11 @@ BYE_TIMEOUT = 3.0
 READ_AHEAD = 500
 #: Seconds ``close()`` lets each process's recorder store what it still holds.
 STORE_TIMEOUT = 60.0
+#: Milliseconds a write waits for a store locked by another process before its batch goes
+#: to a spill file. NOTE: shorter than the store's 10 s: ``stacktap run`` exits only once
+#: everything is stored or spilled, and a spill is written back by the run's end or the
+#: next open; a lock held that long otherwise delays the exit by as much.
+STORE_BUSY_TIMEOUT_MS = 2000
 
 
 class Collector(object):
@@ -109,6 +114,20 @@ class Collector(object):
             connection.stop()
         self._remove_dir()
 
+    def store_faults(self) -> Dict[str, Any]:
+        """What the store did not take of the calls collected (``Recorder.stats`` summed):
+        after ``close()``; ``reason`` None when it took them all."""
+        total: Dict[str, Any] = {"reason": None, "waiting": 0, "where": None, "lost": 0}
+        for connection in self._connections:
+            stats = connection.store_faults()
+            if stats is None or stats["reason"] is None:
+                continue
+            total["reason"] = total["reason"] or stats["reason"]
+            total["where"] = total["where"] or stats["where"]
+            total["waiting"] += stats["waiting"]
+            total["lost"] += stats["lost"]
+        return total
+
     def _remove_dir(self) -> None:
         with contextlib.suppress(OSError):
             os.unlink(self.address)
@@ -163,6 +182,9 @@ class _Connection(object):
         if self._recorder is not None:
             self._recorder.close(STORE_TIMEOUT)
 
+    def store_faults(self) -> Optional[Dict[str, Any]]:
+        return None if self._recorder is None else self._recorder.stats
+
     def _read_loop(self) -> None:
         from stacktap.agent import wire
         from stacktap.agent.faults import warn_once
@@ -197,7 +219,12 @@ class _Connection(object):
                 from stacktap.agent.enrich import ProcessIdentity
                 from stacktap.agent.recorder import Recorder
 
-                self._recorder = Recorder(environ={}, process=ProcessIdentity(pid, list(argv)))
+                self._recorder = Recorder(
+                    environ={},
+                    process=ProcessIdentity(pid, list(argv)),
+                    report=False,
+                    busy_timeout_ms=STORE_BUSY_TIMEOUT_MS,
+                )
             else:
                 self._recorder.flush()  # NOTE: new settings apply to the calls after them
             self._recorder.configure(

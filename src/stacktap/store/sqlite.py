@@ -22,6 +22,16 @@ from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 10000
+#: Busy timeout while writing spill files back on open: a store still locked leaves them
+#: for later instead of delaying the command that opened it.
+REPLAY_BUSY_TIMEOUT_MS = 500
+
+_LAYER_COLUMNS = ("span_id", "ord", "name", "factory", "enter_offset", "exit_offset", "answered", "status")
+_RUN_COLUMNS = ("id", "kind", "label", "argv", "cwd", "host", "user", "started", "ended", "exit_code")
+_CATALOG_COLUMNS = ("run_id", "service_type", "service_name", "interface", "region", "url", "service_id")
+_POLICY_COLUMNS = (
+    "span_id", "ord", "rule", "check_str", "result", "error", "creds", "start_offset", "duration", "count",
+)
 
 
 class StoreError(StacktapError):
@@ -64,6 +74,7 @@ _CALL_COLUMNS = (
     " global_request_id, call_site, stack, error_type, error_message, handler, app"
 )
 _CALL_PLACEHOLDERS = ", ".join("?" * len(_CALL_COLUMNS.split(",")))
+_CALL_COLUMN_NAMES = [name.strip() for name in _CALL_COLUMNS.split(",")]
 
 
 def _call_row(call: Call) -> tuple:
@@ -165,6 +176,49 @@ def _run_from_row(row: sqlite3.Row) -> Run:
     )
 
 
+def run_entry(run: Run) -> Dict[str, Any]:
+    """The spill/write entry that inserts ``run`` (``INSERT OR IGNORE``)."""
+    row = [run.id, run.kind, run.label, _dumps(run.argv), run.cwd, run.host, run.user,
+           run.started or time.time(), run.ended, run.exit_code]
+    return {"table": "runs", "columns": list(_RUN_COLUMNS), "rows": [row]}
+
+
+def finish_entry(run_id: str, exit_code: Optional[int], ended: Optional[float] = None) -> Dict[str, Any]:
+    """The entry that records a run's end."""
+    return {"finish": [run_id, exit_code, ended or time.time()]}
+
+
+def calls_entries(calls: Sequence[Call]) -> List[Dict[str, Any]]:
+    """The entries that insert ``calls``, their layers and their policy checks."""
+    layers = [
+        [la.span_id, la.order, la.name, la.factory, la.enter_offset, la.exit_offset,
+         1 if la.answered else 0, la.status]
+        for call in calls
+        for la in call.layers
+    ]
+    rows = [list(_call_row(c)) for c in calls]
+    entries = [{"table": "calls", "columns": _CALL_COLUMN_NAMES, "rows": rows}]
+    if layers:
+        entries.append({"table": "layers", "columns": list(_LAYER_COLUMNS), "rows": layers})
+    checks = [
+        [pc.span_id, pc.order, pc.rule, pc.check, pc.result, pc.error, _dumps(pc.creds), pc.offset,
+         pc.duration, pc.count]
+        for call in calls
+        for pc in call.policy_checks
+    ]
+    if checks:
+        entries.append({"table": "policy_checks", "columns": list(_POLICY_COLUMNS), "rows": checks})
+    return entries
+
+
+def catalog_entry(run_id: str, entries: Iterable[CatalogEntry]) -> Dict[str, Any]:
+    """The entry that inserts catalog endpoints seen in a run."""
+    rows = [
+        [run_id, e.service_type, e.service_name, e.interface, e.region, e.url, e.service_id] for e in entries
+    ]
+    return {"table": "catalog", "columns": list(_CATALOG_COLUMNS), "rows": rows}
+
+
 def _create_private(path: str) -> None:
     """Create the store file 0600 inside a 0700 directory, if it does not exist yet."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -175,27 +229,101 @@ def _create_private(path: str) -> None:
         os.close(fd)
 
 
+def _file_identity(path: str) -> Optional[tuple]:
+    """(device, inode) of the file at ``path``; None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _side_identities(path: str) -> Dict[str, Optional[tuple]]:
+    """The identities of the store's ``-wal`` and ``-shm`` files (None: none yet)."""
+    return {suffix: _file_identity(path + suffix) for suffix in ("-wal", "-shm")}
+
+
 class Store:
     """One connection to a stacktap SQLite store.
 
     A ``Store`` belongs to one thread; open another one per thread or per process.
     """
 
-    def __init__(self, path: Optional[str] = None, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: Optional[str] = None,
+        create: bool = True,
+        replay: bool = True,
+        busy_timeout_ms: Optional[int] = None,
+    ) -> None:
+        """Open (and with ``create``, create) the store; with ``replay``, first write back
+        its pending spill files (``stacktap.store.spill``), when it takes them at once.
+        ``busy_timeout_ms`` (default ``BUSY_TIMEOUT_MS``): how long a write waits for a lock."""
         self.path = path or default_db_path()
+        self._busy_ms = BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
+        self._create = create
         if not create and not os.path.exists(self.path):
             raise StoreError("no store at %s (nothing recorded yet?)" % self.path)
+        self._identity: Optional[tuple] = None
+        self._side_files: Dict[str, Optional[tuple]] = {}
+        #: How often the file was found deleted or replaced and opened again.
+        self.reopened = 0
+        self._columns: Dict[str, List[str]] = {}
+        self._connect()
+        if replay:
+            self.replay_spills()
+
+    def _connect(self) -> None:
         try:
-            if create:
+            if self._create:
                 _create_private(self.path)
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000.0, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=self._busy_ms / 1000.0, isolation_level=None)
             self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout = %d" % BUSY_TIMEOUT_MS)
+            self._db.execute("PRAGMA busy_timeout = %d" % self._busy_ms)
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
+            self._identity = _file_identity(self.path)
+            self._side_files = _side_identities(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError("cannot open store %s: %s" % (self.path, exc)) from exc
+
+    def _follow_file(self) -> None:
+        """Open the path again when the file was deleted or replaced since we opened it.
+
+        NOTE: SQLite keeps writing into the inode it opened: after ``rm`` or ``mv`` over the
+        store, every later call would land in a file nobody can open any more.
+        """
+        if self._identity is None or _file_identity(self.path) == self._identity:
+            return
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        # NOTE: SQLite does not checkpoint a moved file on close, so its ``-wal`` (and
+        # ``-shm``) stay under the path; opened with the new file, they would lay the old
+        # store's pages over it. Those we had open belong to the old file: removed.
+        for suffix, identity in self._side_files.items():
+            if identity is not None and _file_identity(self.path + suffix) == identity:
+                with contextlib.suppress(OSError):
+                    os.unlink(self.path + suffix)
+        self._columns = {}
+        self.reopened += 1
+        self._connect()
+
+    def replay_spills(self) -> int:
+        """Write back the pending spill files of this store, if any, with a short busy
+        timeout; the number of calls written (0 when the store is still locked or full)."""
+        from stacktap.store import spill
+
+        if not spill.pending(self.path):
+            return 0
+        self._db.execute("PRAGMA busy_timeout = %d" % min(REPLAY_BUSY_TIMEOUT_MS, self._busy_ms))
+        try:
+            return spill.replay(self)[1]
+        except (OSError, ValueError, sqlite3.Error, StoreError):
+            return 0
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA busy_timeout = %d" % self._busy_ms)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -252,6 +380,7 @@ class Store:
     def _write(self, statements: Sequence[tuple]) -> List[int]:
         """Run ``(sql, params_list)`` pairs in one immediate transaction; rows changed by each."""
         changed = []
+        self._follow_file()
         self._db.execute("BEGIN IMMEDIATE")
         try:
             for sql, rows in statements:
@@ -266,113 +395,64 @@ class Store:
             raise
         return changed
 
-    def add_run(self, run: Run) -> None:
-        self._write(
-            [
-                (
-                    "INSERT OR IGNORE INTO runs (id, kind, label, argv, cwd, host, user, started, ended,"
-                    " exit_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            run.id,
-                            run.kind,
-                            run.label,
-                            _dumps(run.argv),
-                            run.cwd,
-                            run.host,
-                            run.user,
-                            run.started or time.time(),
-                            run.ended,
-                            run.exit_code,
-                        )
-                    ],
+    def write_entries(self, entries: Sequence[Dict[str, Any]]) -> int:
+        """Write spill/write entries (``stacktap.store.spill``) in one transaction: inserts
+        skip rows already stored, a ``finish`` entry ends its run. Returns new calls.
+
+        NOTE: table and column names come from files; only known tables and the columns
+        this store has are used (a column it lacks, from a newer stacktap, is dropped).
+        """
+        from stacktap.store.spill import TABLES
+
+        statements: List[tuple] = []
+        tables: List[str] = []
+        for entry in entries:
+            if "finish" in entry:
+                run_id, exit_code, ended = entry["finish"]
+                statements.append(
+                    ("UPDATE runs SET ended = ?, exit_code = ? WHERE id = ?", [(ended, exit_code, run_id)])
                 )
-            ]
-        )
+                tables.append("")
+                continue
+            table = entry.get("table")
+            if table not in TABLES:
+                raise StoreError("unknown table %r in the rows to write" % table)
+            known = self._table_columns(table)
+            columns = list(entry["columns"])
+            keep = [i for i, name in enumerate(columns) if name in known]
+            names = [columns[i] for i in keep]
+            rows = [tuple(row[i] for i in keep) for row in entry["rows"]]
+            statements.append(
+                (
+                    "INSERT OR IGNORE INTO %s (%s) VALUES (%s)"
+                    % (table, ", ".join(names), ", ".join("?" * len(names))),
+                    rows,
+                )
+            )
+            tables.append(table)
+        changed = self._write(statements)
+        if None in self._side_files.values():
+            self._side_files = _side_identities(self.path)  # NOTE: the first write made the WAL
+        return sum(changed[i] for i, table in enumerate(tables) if table == "calls")
+
+    def _table_columns(self, table: str) -> List[str]:
+        if table not in self._columns:
+            self._columns[table] = [r["name"] for r in self._db.execute("PRAGMA table_info(%s)" % table)]
+        return self._columns[table]
+
+    def add_run(self, run: Run) -> None:
+        self.write_entries([run_entry(run)])
 
     def finish_run(self, run_id: str, exit_code: Optional[int], ended: Optional[float] = None) -> None:
-        self._write(
-            [
-                (
-                    "UPDATE runs SET ended = ?, exit_code = ? WHERE id = ?",
-                    [(ended or time.time(), exit_code, run_id)],
-                )
-            ]
-        )
+        self.write_entries([finish_entry(run_id, exit_code, ended)])
 
     def add_calls(self, calls: Iterable[Call]) -> int:
         """Store calls (their layers and policy checks); a span id already stored is skipped.
         Returns new rows."""
-        calls = list(calls)
-        layers = [layer for call in calls for layer in call.layers]
-        checks = [check for call in calls for check in call.policy_checks]
-        new_calls, _new_layers, _new_checks = self._write(
-            [
-                (
-                    "INSERT OR IGNORE INTO calls (%s) VALUES (%s)" % (_CALL_COLUMNS, _CALL_PLACEHOLDERS),
-                    [_call_row(call) for call in calls],
-                ),
-                (
-                    "INSERT OR IGNORE INTO layers (span_id, ord, name, factory, enter_offset,"
-                    " exit_offset, answered, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            la.span_id,
-                            la.order,
-                            la.name,
-                            la.factory,
-                            la.enter_offset,
-                            la.exit_offset,
-                            1 if la.answered else 0,
-                            la.status,
-                        )
-                        for la in layers
-                    ],
-                ),
-                (
-                    "INSERT OR IGNORE INTO policy_checks (span_id, ord, rule, check_str, result, error,"
-                    " creds, start_offset, duration, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            pc.span_id,
-                            pc.order,
-                            pc.rule,
-                            pc.check,
-                            pc.result,
-                            pc.error,
-                            _dumps(pc.creds),
-                            pc.offset,
-                            pc.duration,
-                            pc.count,
-                        )
-                        for pc in checks
-                    ],
-                ),
-            ]
-        )
-        return new_calls
+        return self.write_entries(calls_entries(list(calls)))
 
     def add_catalog(self, run_id: str, entries: Iterable[CatalogEntry]) -> None:
-        self._write(
-            [
-                (
-                    "INSERT OR IGNORE INTO catalog (run_id, service_type, service_name, interface,"
-                    " region, url, service_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            run_id,
-                            e.service_type,
-                            e.service_name,
-                            e.interface,
-                            e.region,
-                            e.url,
-                            e.service_id,
-                        )
-                        for e in entries
-                    ],
-                )
-            ]
-        )
+        self.write_entries([catalog_entry(run_id, entries)])
 
     # -- reading -----------------------------------------------------------------------
 
