@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stacktap.model import Call, Run
+from stacktap.model import Call, PolicyCheck, Run
 from stacktap.store import Store, StoreError, spill
 from stacktap.store.sqlite import calls_entries, finish_entry, run_entry
 
@@ -86,3 +86,17 @@ def test_a_store_replaced_or_deleted_under_an_open_store_is_followed(tmp_path: P
         assert store.reopened == 2
     with Store(str(db)) as check:
         assert [c.url for c in check.calls(run.id)] == ["http://x/3"]
+
+
+def test_policy_checks_survive_a_spill(tmp_path: Path) -> None:
+    db = str(tmp_path / "st.db")
+    run = Run(kind="server", started=1.0)
+    call = Call(run_id=run.id, method="GET", url="http://127.0.0.1/v2/images", start=1.0, side="server")
+    call.policy_checks = [
+        PolicyCheck(span_id=call.span_id, order=0, rule="get_images", check="role:reader", count=3)
+    ]
+    spill.write_spill(db, [[run_entry(run), *calls_entries([call])]])
+    with Store(db) as store:
+        [stored] = store.calls(run.id)
+    kept = [(pc.rule, pc.check, pc.count) for pc in stored.policy_checks]
+    assert kept == [("get_images", "role:reader", 3)]
