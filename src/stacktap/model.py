@@ -20,6 +20,14 @@ Headers = List[Tuple[str, str]]
 CLIENT = "client"
 SERVER = "server"
 
+#: Record kinds, as stored in ``Call.kind`` (see ``stacktap.store.schema``, migration 2 -> 3).
+KIND_HTTP = "http"
+KIND_RPC_CALL = "rpc.call"  # oslo.messaging call: waits for the reply (client side)
+KIND_RPC_CAST = "rpc.cast"  # oslo.messaging cast or fanout: returns once published (client side)
+KIND_RPC_SERVER = "rpc.server"  # a message dispatched to an endpoint method (server side)
+KIND_DB = "db"  # one SQL statement, placeholders only
+RPC_KINDS = (KIND_RPC_CALL, KIND_RPC_CAST, KIND_RPC_SERVER)
+
 #: Body kinds, as stored in ``Body.kind``.
 BODY_NONE = "none"  # no body at all
 BODY_JSON = "json"  # ``text`` holds the (redacted) JSON text
@@ -281,7 +289,12 @@ class Peer:
 
 @dataclass
 class Call:
-    """One HTTP exchange seen from one side (``client`` or ``server``)."""
+    """One exchange seen from one side (``client`` or ``server``): HTTP, RPC or SQL (``kind``).
+
+    For RPC records ``method`` is the RPC method, ``url`` ``rabbit://exchange/topic.server``
+    and ``handler`` (server side) ``EndpointClass.method``; for DB records ``method`` is the
+    SQL verb and ``request_body`` holds the statement (placeholders only, never values).
+    """
 
     run_id: str
     method: str
@@ -321,6 +334,10 @@ class Call:
     layers: List[Layer] = field(default_factory=list)
     #: Server side: the oslo.policy rules checked while handling the call, in order.
     policy_checks: List[PolicyCheck] = field(default_factory=list)
+    kind: str = KIND_HTTP
+    #: The kind's own facts (rpc: exchange, topic, server, fanout, version, namespace,
+    #: reply_type, reply_size; db: system, rowcount), JSON-serializable, already redacted.
+    attributes: Dict[str, Any] = field(default_factory=dict)
     # Filled by the store on read: order of the call in its run, from 1.
     seq: Optional[int] = None
 

@@ -31,6 +31,8 @@ TRACE_ID = "STACKTAP_TRACE_ID"
 SERVICE = "STACKTAP_SERVICE"
 #: ``0`` = no W3C ``traceparent`` header on outgoing calls.
 PROPAGATE = "STACKTAP_PROPAGATE"
+#: ``1`` = record SQL statements run outside any traced request or message too (periodic tasks).
+DB_UNTRACED = "STACKTAP_DB_UNTRACED"
 #: How much of each body is kept (``1048576``, ``512k``, ``2M``).
 BODY_CAP = "STACKTAP_BODY_CAP"
 #: The Unix socket of ``stacktap run``'s collector.

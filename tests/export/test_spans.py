@@ -22,8 +22,17 @@ def test_layer_ids_are_stable_and_distinct() -> None:
 
 def test_unfinished_layer_ends_with_its_call() -> None:
     call = Call(run_id="r", method="GET", url="http://h:80/", start=10.0, duration=1.0, side="server")
-    call.layers = [Layer(span_id=call.span_id, order=0, name="auth", enter_offset=0.5, exit_offset=None,
-                         answered=True, status=401)]
+    call.layers = [
+        Layer(
+            span_id=call.span_id,
+            order=0,
+            name="auth",
+            enter_offset=0.5,
+            exit_offset=None,
+            answered=True,
+            status=401,
+        )
+    ]
     span, layer = spans_for_call(call)
     assert (span.kind, layer.kind) == (KIND_SERVER, KIND_INTERNAL)
     assert layer.start_ns == 10_500_000_000
@@ -61,3 +70,29 @@ def test_client_4xx_is_not_an_error_but_failed_calls_are() -> None:
     failed = Call(run_id="r", method="GET", url="http://h/", start=1.0, error_type="Timeout")
     (span,) = spans_for_call(failed)
     assert span.error and span.status_message is None and span.attributes["error.type"] == "Timeout"
+
+
+def test_db_statement_spans_follow_the_database_conventions() -> None:
+    from stacktap.agent.spans import spans_for_call
+    from stacktap.model import KIND_DB
+
+    call = Call(
+        run_id="r",
+        method="SELECT",
+        url="sqlite:///nova.db",
+        start=1.0,
+        duration=0.002,
+        kind=KIND_DB,
+        attributes={
+            "system": "sqlite",
+            "statement": "SELECT id FROM instances WHERE uuid = ?",
+            "rowcount": 3,
+        },
+    )
+    (span,) = spans_for_call(call)
+    assert span.name == "SELECT"
+    assert span.attributes["db.system.name"] == "sqlite"
+    assert span.attributes["db.query.text"] == "SELECT id FROM instances WHERE uuid = ?"
+    assert span.attributes["db.operation.name"] == "SELECT"
+    assert span.attributes["db.response.returned_rows"] == 3
+    assert not any(key.startswith(("http.", "url.")) for key in span.attributes)

@@ -126,3 +126,19 @@ def test_render_is_json_text(tmp_path: Path) -> None:
     with Store(str(tmp_path / "s.db")) as store:
         text = render_har(load_trace(store, run_id))
     assert json.loads(text)["log"]["version"] == "1.2"
+
+
+def test_har_stays_http_only(tmp_path: Path) -> None:
+    from stacktap.model import KIND_DB, Call
+
+    db = tmp_path / "s.db"
+    run_id = write_sample_run(db)
+    with Store(str(db)) as store:
+        sql = Call(run_id=run_id, method="SELECT", url="sqlite:///nova.db", start=T0 + 0.5, kind=KIND_DB)
+        store.add_calls([sql])
+        trace = load_trace(store, run_id)
+    assert [c.kind for c in trace.db_calls] == [KIND_DB] and all(c.kind != KIND_DB for c in trace.calls)
+    assert len(har_document(trace)["log"]["entries"]) == 7
+    # NOTE: HAR is HTTP only even when handed every record (the kind check in har.py).
+    trace.calls = trace.all_records
+    assert len(har_document(trace)["log"]["entries"]) == 7

@@ -38,11 +38,19 @@ def _patch_oslo_policy(module: ModuleType) -> None:
     patch(module)
 
 
+def _patch_sqlalchemy(module: ModuleType) -> None:
+    from stacktap.agent.sqlalchemy_hook import patch
+
+    patch(module)
+
+
 #: module name -> patch applied right after that module is executed.
 PATCHES: Dict[str, Callable[[ModuleType], None]] = {
     "requests.adapters": _patch_requests,
     "urllib3.connectionpool": _patch_urllib3,
     "oslo_policy.policy": _patch_oslo_policy,
+    # NOTE: the top-level package, once fully executed: its event API is complete by then.
+    "sqlalchemy": _patch_sqlalchemy,
 }
 
 

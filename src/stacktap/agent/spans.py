@@ -21,7 +21,7 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from stacktap.model import BODY_NONE, POLICY_ALLOWED, SERVER, Body, Call, Layer, PolicyCheck
+from stacktap.model import BODY_NONE, KIND_DB, POLICY_ALLOWED, SERVER, Body, Call, Layer, PolicyCheck
 from stacktap.paths import default_port, path_template
 
 AttrValue = Union[str, bool, int, float, List[str]]
@@ -35,9 +35,7 @@ KIND_CLIENT = "client"
 from stacktap.settings import DEFAULT_SPAN_BODY_CAP as DEFAULT_BODY_CAP  # noqa: E402
 
 #: Methods the HTTP conventions know; anything else is reported as ``_OTHER``.
-_KNOWN_METHODS = frozenset(
-    ["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"]
-)
+_KNOWN_METHODS = frozenset(["CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"])
 
 
 class EventRecord(object):
@@ -175,8 +173,24 @@ def _url_attributes(call: Call, attrs: Attributes) -> None:
         _put(attrs, "url.query", parts.query)
 
 
+def db_attributes(call: Call) -> Attributes:
+    """The attributes of a DB statement's span (OpenTelemetry database conventions)."""
+    attrs: Attributes = {}
+    _put(attrs, "db.system.name", call.attributes.get("system"))
+    _put(attrs, "db.query.text", call.attributes.get("statement"))  # placeholders only
+    _put(attrs, "db.operation.name", call.method)
+    _put(attrs, "db.response.returned_rows", call.attributes.get("rowcount"))
+    if call.error_type:
+        attrs["error.type"] = call.error_type
+    _put(attrs, "thread.name", call.thread)
+    _put(attrs, "stacktap.run_id", call.run_id)
+    return attrs
+
+
 def call_attributes(call: Call, template: str) -> Attributes:
     """The attributes of a call's span."""
+    if call.kind == KIND_DB:
+        return db_attributes(call)
     attrs: Attributes = {}
     method = call.method.upper()
     if method in _KNOWN_METHODS:
@@ -331,7 +345,7 @@ def spans_for_call(call: Call, bodies: bool = False, body_cap: int = DEFAULT_BOD
         )
     start_ns = to_ns(call.start)
     span = SpanRecord(
-        name=span_name(call, template),
+        name=call.method if call.kind == KIND_DB else span_name(call, template),
         kind=KIND_SERVER if call.side == SERVER else KIND_CLIENT,
         trace_id=call.trace_id,
         span_id=call.span_id,

@@ -63,7 +63,7 @@ def send_trace(
         url = traces_url(endpoint)
     except ValueError as exc:
         raise OTLPExportError(str(exc)) from None
-    records = spans_for_calls(trace.calls, bodies=bodies, body_cap=body_cap)
+    records = spans_for_calls(trace.all_records, bodies=bodies, body_cap=body_cap)
     if not records:
         return 0
     sdk = _load_sdk()

@@ -27,6 +27,7 @@ from stacktap.model import (
     BODY_STREAM,
     BODY_UNREAD,
     CLIENT,
+    KIND_HTTP,
     SERVER,
     Body,
     Call,
@@ -47,7 +48,9 @@ def har_document(trace: Trace) -> dict[str, Any]:
     run = trace.run
     server_of = {c.parent_span_id: c for c in trace.calls if c.side == SERVER and c.parent_span_id}
     entries = [
-        _entry(call, server_of.get(call.span_id), run.id) for call in trace.calls if call.side == CLIENT
+        _entry(call, server_of.get(call.span_id), run.id)
+        for call in trace.calls
+        if call.side == CLIENT and call.kind == KIND_HTTP
     ]
     clients = [c for c in trace.calls if c.side == CLIENT]
     on_load = (max(c.end for c in clients) - run.started) * 1000.0 if clients and run.started else -1

@@ -51,7 +51,7 @@ def trace_document(trace: Trace) -> dict[str, Any]:
         "version": FORMAT_VERSION,
         "run": _plain(dataclasses.asdict(trace.run)),
         "catalog": [_plain(dataclasses.asdict(entry)) for entry in trace.catalog],
-        "calls": [_call_dict(call) for call in trace.calls],
+        "calls": [_call_dict(call) for call in trace.all_records],
     }
 
 

@@ -108,6 +108,20 @@ MIGRATIONS: List[str] = [
     );
     CREATE INDEX IF NOT EXISTS policy_checks_rule ON policy_checks (rule);
     """,
+    # 2 -> 3 (issue 14): RPC and DB records share ``calls`` with HTTP ones. ``kind`` says which
+    # (``http``, ``rpc.call``, ``rpc.cast``, ``rpc.server``, ``db``; every older row is
+    # ``http``); ``attributes`` holds the kind's own facts as JSON (rpc target, version,
+    # namespace, reply type; db rowcount...). Only new columns of ``calls``: no other table
+    # is touched, so this migration commutes with one that only adds a table.
+    # NOTE: one table, not one per kind: the tree, the trace merge, OTLP export and the
+    # request-id lookups all walk spans by (trace_id, span_id, parent_span_id) regardless of
+    # kind; a separate table would split every one of those queries. The NOT NULL HTTP
+    # columns get meaningful values: ``method`` = the RPC method or SQL verb, ``url`` =
+    # ``rabbit://exchange/topic.server`` or the engine's URL without credentials.
+    """
+    ALTER TABLE calls ADD COLUMN kind TEXT NOT NULL DEFAULT 'http';
+    ALTER TABLE calls ADD COLUMN attributes TEXT
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

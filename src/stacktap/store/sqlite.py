@@ -17,7 +17,7 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from stacktap.errors import StacktapError
-from stacktap.model import Body, Call, CallSite, CatalogEntry, Layer, Peer, PolicyCheck, Run
+from stacktap.model import KIND_HTTP, Body, Call, CallSite, CatalogEntry, Layer, Peer, PolicyCheck, Run
 from stacktap.settings import DB as DB_ENV
 from stacktap.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -71,7 +71,7 @@ _CALL_COLUMNS = (
     " local_service, host, peer_type, peer_name, peer_interface, peer_region, peer_endpoint,"
     " method, url, path_template, request_headers, request_body, status, reason,"
     " response_headers, response_body, start, time_to_headers, duration, request_id,"
-    " global_request_id, call_site, stack, error_type, error_message, handler, app"
+    " global_request_id, call_site, stack, error_type, error_message, handler, app, kind, attributes"
 )
 _CALL_PLACEHOLDERS = ", ".join("?" * len(_CALL_COLUMNS.split(",")))
 _CALL_COLUMN_NAMES = [name.strip() for name in _CALL_COLUMNS.split(",")]
@@ -115,6 +115,8 @@ def _call_row(call: Call) -> tuple:
         call.error_message,
         call.handler,
         call.app,
+        call.kind,
+        _dumps(call.attributes or None),
     )
 
 
@@ -158,6 +160,8 @@ def _call_from_row(row: sqlite3.Row) -> Call:
         error_message=row["error_message"],
         handler=row["handler"],
         app=row["app"],
+        kind=row["kind"] or KIND_HTTP,
+        attributes=_loads(row["attributes"]) or {},
     )
 
 
@@ -518,11 +522,12 @@ class Store:
 
     def call_peers(self, run_id: str) -> List[Call]:
         """The calls of a run in start order, with only who talked to whom: ids, side, method,
-        URL, start and peer; no headers, bodies, stack or layers (for counting, cheaply)."""
+        URL, start and peer; no headers, bodies, stack or layers (for counting, cheaply).
+        SQL statements are not calls to anyone: left out."""
         rows = self._db.execute(
             "SELECT span_id, trace_id, parent_span_id, run_id, side, method, url, start, peer_type,"
             " peer_name, peer_interface, peer_region, peer_endpoint FROM calls WHERE run_id = ?"
-            " ORDER BY start, id",
+            " AND kind != 'db' ORDER BY start, id",
             (run_id,),
         )
         return [

@@ -1,6 +1,11 @@
 """A run as renderers see it: the run, its calls in start order (with the server-side
 records of the same traces), services named from the catalog, and the call tree.
 
+SQL statements (``kind`` ``db``) are kept apart in ``Trace.db_calls``: they are leaves under
+the server call (or RPC message) that ran them, folded per parent (``db_under``, ``db_summary``)
+by the views that show them (``show --db``, the report, OTLP, JSON export), and every view of
+HTTP exchanges (tables, diagrams, HAR, curl, api maps) never meets one.
+
 NOTE: ``stacktap run`` imports this module (through ``stacktap.store``) before it starts the
 traced command: the catalog and path-template code is imported where it is used.
 """
@@ -10,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from stacktap.model import CLIENT, Call, CatalogEntry, Run
+from stacktap.model import CLIENT, KIND_DB, Call, CatalogEntry, Run
 from stacktap.store.sqlite import Store
 
 
@@ -21,8 +26,13 @@ class Trace:
     run: Run
     calls: List[Call]
     catalog: List[CatalogEntry] = field(default_factory=list)
+    #: SQL statements run while serving ``calls`` (placeholders only), in start order.
+    db_calls: List[Call] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._db_by_parent: Dict[Optional[str], List[Call]] = {}
+        for statement in self.db_calls:
+            self._db_by_parent.setdefault(statement.parent_span_id, []).append(statement)
         self._by_span: Dict[str, Call] = {c.span_id: c for c in self.calls}
         self._children: Dict[Optional[str], List[Call]] = {}
         for call in self.calls:
@@ -64,6 +74,20 @@ class Trace:
             visit(root)
         return out
 
+    def db_under(self, call: Call) -> List[Call]:
+        """The SQL statements ``call`` ran (directly), in start order."""
+        return self._db_by_parent.get(call.span_id, [])
+
+    def db_summary(self, call: Call) -> Tuple[int, float]:
+        """(number of statements, their total duration in seconds) run by ``call``."""
+        statements = self.db_under(call)
+        return len(statements), sum(s.duration or 0.0 for s in statements)
+
+    @property
+    def all_records(self) -> List[Call]:
+        """Every record of the run, SQL statements included, in start order (exports)."""
+        return sorted(self.calls + self.db_calls, key=lambda c: c.start)
+
     @property
     def client_calls(self) -> List[Call]:
         return [c for c in self.calls if c.side == "client"]
@@ -91,7 +115,14 @@ def load_trace(store: Store, ref: str, with_traces: bool = True) -> Trace:
     from stacktap.paths import path_template
 
     run = store.get_run(ref)
-    calls = store.calls(run.id, with_traces=with_traces)
+    records = store.calls(run.id, with_traces=with_traces)
+    calls = [c for c in records if c.kind != KIND_DB]
+    db_calls = [c for c in records if c.kind == KIND_DB]
+    # NOTE: call numbers (``show``'s #, ``stacktap open RUN N``) count calls, not statements.
+    for number, call in enumerate(calls, 1):
+        call.seq = number
+    for number, statement in enumerate(db_calls, 1):
+        statement.seq = number
     entries = store.catalog(run.id)
     if not entries and any(c.run_id != run.id for c in calls):
         entries = store.catalog()
@@ -99,7 +130,7 @@ def load_trace(store: Store, ref: str, with_traces: bool = True) -> Trace:
     for call in calls:
         if not call.path_template:
             call.path_template = path_template(call.url)
-    return Trace(run=run, calls=calls, catalog=entries)
+    return Trace(run=run, calls=calls, catalog=entries, db_calls=db_calls)
 
 
 def count_calls_and_services(store: Store, run_id: str) -> Tuple[int, int]:
