@@ -293,7 +293,7 @@ class Call:
 
     For RPC records ``method`` is the RPC method, ``url`` ``rabbit://exchange/topic.server``
     and ``handler`` (server side) ``EndpointClass.method``; for DB records ``method`` is the
-    SQL verb and ``request_body`` holds the statement (placeholders only, never values).
+    SQL verb and ``attributes["statement"]`` the statement (placeholders only, never values).
     """
 
     run_id: str

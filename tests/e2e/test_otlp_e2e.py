@@ -59,7 +59,7 @@ def test_image_list_exports_as_one_trace(devcloud) -> None:  # type: ignore[no-u
         payload = b"".join(rx.bodies())
 
     layers = [(call, layer) for call in trace.calls for layer in call.layers]
-    assert sent == len(spans) == len(trace.calls) + len(layers)
+    assert sent == len(spans) == len(trace.all_records) + len(layers)
     by_id = {span.span_id.hex(): (resource, span) for resource, span in spans}
     assert len({span.trace_id.hex() for _, span in spans}) == 1  # one trace per command
     for call in trace.calls:
@@ -72,6 +72,14 @@ def test_image_list_exports_as_one_trace(devcloud) -> None:  # type: ignore[no-u
     for call, layer in layers:
         _, span = by_id[layer_span_id(call.span_id, layer.order)]
         assert span.kind == Span.SPAN_KIND_INTERNAL and span.name == layer.name
+    # glance's SQL under its server span, as OpenTelemetry database client spans
+    assert trace.db_calls
+    for statement in trace.db_calls:
+        _, span = by_id[statement.span_id]
+        attrs = {kv.key: kv.value for kv in span.attributes}
+        assert span.kind == Span.SPAN_KIND_CLIENT and span.parent_span_id.hex() == statement.parent_span_id
+        assert attrs["db.system.name"].string_value == "sqlite"
+        assert attrs["db.query.text"].string_value == statement.attributes["statement"]
 
     client = [s for _, s in spans if s.kind == Span.SPAN_KIND_CLIENT]
     server = [s for _, s in spans if s.kind == Span.SPAN_KIND_SERVER]

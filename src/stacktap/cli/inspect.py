@@ -66,7 +66,7 @@ def with_request_id_links(store: Store, trace: Trace) -> Trace:
         number += 1
         call.seq = number
     calls = sorted(trace.calls + extra, key=lambda c: c.start)
-    return Trace(run=trace.run, calls=calls, catalog=trace.catalog)
+    return Trace(run=trace.run, calls=calls, catalog=trace.catalog, db_calls=trace.db_calls)
 
 
 @click.command("show")
@@ -79,8 +79,16 @@ def with_request_id_links(store: Store, trace: Trace) -> Trace:
     is_flag=True,
     help="Also show records linked only by x-openstack-request-id (services that got no traceparent).",
 )
+@click.option(
+    "--db-statements",
+    "--sql",
+    "sql",
+    is_flag=True,
+    help="Instead of the calls, the SQL the services ran while serving them, folded per call "
+    "(count, time, rows; placeholders only).",
+)
 @one_line_errors
-def show(run: str, db: str | None, fmt: str, linked: bool) -> None:
+def show(run: str, db: str | None, fmt: str, linked: bool, sql: bool) -> None:
     """The calls of RUN (id, unique prefix or 'last'), in tree order.
 
     What a service did while serving a call (its server-side record, with the handler and
@@ -90,6 +98,11 @@ def show(run: str, db: str | None, fmt: str, linked: bool) -> None:
         trace = load_trace(store, run)
         if linked:
             trace = with_request_id_links(store, trace)
+    if sql:
+        from stacktap.render.db import DB_COLUMNS, db_rows
+
+        emit_rows(DB_COLUMNS, db_rows(trace), fmt)
+        return
     if fmt == "table":
         emit_rows(CALL_COLUMNS, call_rows(trace, indent=True), fmt)
     else:

@@ -188,9 +188,8 @@ def import_(file: str, db: str | None) -> None:
     label = imported.run.label or " ".join(imported.run.argv) or imported.run.kind
     if result.added == 0:
         click.echo(f"run {result.run_id} ({label}) already present: nothing imported")
-    elif result.present:
-        click.echo(
-            f"imported run {result.run_id} ({label}): {result.added} calls, {result.present} already present"
-        )
     else:
-        click.echo(f"imported run {result.run_id} ({label}): {result.added} calls")
+        calls = result.added - result.statements
+        what = f"{calls} calls" + (f" and {result.statements} SQL statements" if result.statements else "")
+        already = f", {result.present} already present" if result.present else ""
+        click.echo(f"imported run {result.run_id} ({label}): {what}{already}")

@@ -31,12 +31,17 @@ def _status(call: Call) -> str:
     return " ".join(parts) or "-"
 
 
-def _where(call: Call) -> str:
-    """The call site of a client call; the handler and layer count of a server record."""
+def _where(call: Call, trace: Trace | None = None) -> str:
+    """The call site of a client call; the handler, layer count and SQL folded (``N SQL, T ms``)
+    of a server record."""
     if call.side == SERVER:
         handler = call.handler or call.app or "?"
         count = len(call.layers)
-        where = f"{handler} ({count} layer{'' if count == 1 else 's'})" if count else handler
+        facts = [f"{count} layer{'' if count == 1 else 's'}"] if count else []
+        statements, seconds = trace.db_summary(call) if trace is not None else (0, 0.0)
+        if statements:
+            facts.append(f"{statements} SQL, {format_ms(seconds)} ms")
+        where = f"{handler} ({', '.join(facts)})" if facts else handler
         denied = call.denied_by
         # NOTE: a 403 names the rule that refused it (``stacktap policy`` has all the checks).
         return f"{where}, policy denied: {denied.rule}" if denied is not None else where
@@ -73,7 +78,7 @@ def call_rows(trace: Trace, indent: bool = True) -> Rows:
             call.method,
             call.path_template or call.url,
             _status(call),
-            _where(call),
+            _where(call, trace),
         ]
         if not indent:
             row += [call.side, depth, source_location(call)]

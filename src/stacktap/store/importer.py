@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from stacktap.model import Call, CatalogEntry, Run
+from stacktap.model import KIND_DB, Call, CatalogEntry, Run
 from stacktap.store.sqlite import Store
 
 
@@ -25,6 +25,8 @@ class ImportResult:
     run_id: str
     added: int
     present: int
+    #: of ``added``, the SQL statements (``kind`` ``db``): the message counts them apart
+    statements: int = 0
 
 
 def import_trace(store: Store, imported: ParsedTrace) -> ImportResult:
@@ -37,8 +39,12 @@ def import_trace(store: Store, imported: ParsedTrace) -> ImportResult:
     store.add_calls([call for call in imported.calls if call.span_id not in present])
     if imported.catalog:
         store.add_catalog(imported.run.id, imported.catalog)
+    statements = sum(1 for call in imported.calls if call.kind == KIND_DB and call.span_id not in present)
     return ImportResult(
-        run_id=imported.run.id, added=len(imported.calls) - len(present), present=len(present)
+        run_id=imported.run.id,
+        added=len(imported.calls) - len(present),
+        present=len(present),
+        statements=statements,
     )
 
 
