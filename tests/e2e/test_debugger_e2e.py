@@ -261,6 +261,11 @@ def test_a_breakpoint_in_glance_images_index_stops_the_request_and_reads_req(
 def test_the_launch_configuration_runs_openstack_under_debugpy(
     devcloud: Any, an_image: str, tmp_path: Path
 ) -> None:
+    # NOTE: VS Code brings its own debugpy; the test uses the one `--print` installs for other editors.
+    printed = _stacktap(devcloud, "ide", "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert f"interpreter: {devcloud.python}" in printed.stdout.splitlines()
+    assert debug.has_debugpy(Layout.at(devcloud.dir))
     # NOTE: the options first: everything from the first argument on is openstack's.
     command = [*devcloud.stacktap, "devcloud", "ide", "--dir", str(devcloud.dir), "--vscode", str(tmp_path)]
     result = subprocess.run([*command, "image", "list"], capture_output=True, text=True, timeout=600)
@@ -301,4 +306,3 @@ def test_the_launch_configuration_runs_openstack_under_debugpy(
     out = out_path.read_text()
     assert proc.returncode == 0, err_path.read_text()
     assert an_image in out and out == _image_list_table(devcloud)
-    assert debug.has_debugpy(Layout.at(devcloud.dir))

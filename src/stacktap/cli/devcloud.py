@@ -193,9 +193,10 @@ def ide_command(
     `openstack ARGS` (asked for at launch when none are given), attach to each --debug service."""
     layout = lifecycle.Layout.at(directory)
     state = lifecycle.load_state(layout)
-    debug.ensure_debugpy(layout, _say)  # NOTE: other editors run the cloud's own debugpy
     found = ide_facts.facts(layout, state)
     if print_:
+        # NOTE: other editors run the debugpy of the interpreter (VS Code brings its own).
+        debug.ensure_debugpy(layout, _say)
         for line in ide_facts.printable(found, list(args)):
             click.echo(line)
         return
