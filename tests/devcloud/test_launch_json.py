@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stacktap.devcloud import launch_json
 from stacktap.devcloud.launch_json import LaunchJsonError, merge, parse
@@ -138,3 +140,38 @@ def test_write_replaces_the_file_keeping_its_mode(tmp_path: Any) -> None:
     assert path.read_text() == '{"configurations": []}\n' and path.stat().st_mode & 0o777 == 0o600
     assert launch_json.read(tmp_path / "missing.json") is None
     assert list(path.parent.iterdir()) == [path]
+
+
+_TEXT = st.text(alphabet=st.sampled_from(list('ab /*"\\:,{}[]\n\té')), max_size=12)
+_ENTRY = st.fixed_dictionaries(
+    {
+        "name": _TEXT.filter(lambda s: not s.startswith("stacktap: ")),
+        "request": st.sampled_from(["launch", "attach"]),
+    },
+    optional={"program": _TEXT, "args": st.lists(_TEXT, max_size=3), "port": st.integers(0, 65535)},
+)
+_GAP = st.sampled_from(["", " ", "\n        ", " // note */ \n", " /* a // b */ ", "\n/* x */\n"])
+
+
+@given(
+    users=st.lists(_ENTRY, max_size=2),
+    ours_before=st.lists(
+        st.sampled_from([*OURS, {"name": "stacktap: attach nova", "request": "attach"}]), max_size=3
+    ),
+    gaps=st.lists(_GAP, min_size=12, max_size=12),
+    trailing=st.booleans(),
+)
+def test_any_users_entries_survive_a_merge(
+    users: list[dict[str, Any]], ours_before: list[dict[str, Any]], gaps: list[str], trailing: bool
+) -> None:
+    items = users + ours_before
+    body = ",".join(gaps[4 + i] + json.dumps(entry) + gaps[11 - i] for i, entry in enumerate(items))
+    body += "," if trailing and items else ""
+    text = f'{{{gaps[0]}"version": "0.2.0",{gaps[1]}"configurations": [{body}{gaps[2]}]{gaps[3]}}}'
+    merged = merge(text, OURS, _is_attach)
+    after = _configurations(merged.text)
+    assert [c for c in after if not c["name"].startswith("stacktap: ")] == users
+    assert sorted(c["name"] for c in after if c["name"].startswith("stacktap: ")) == sorted(
+        c["name"] for c in OURS
+    )
+    assert merge(merged.text, OURS, _is_attach).text == merged.text

@@ -215,7 +215,9 @@ def merge(
         # the whitespace and comments before it go with it.
         lead, chunk = text[previous_end:start], text[previous_end : comma if comma >= 0 else end]
         previous_end = comma + 1 if comma >= 0 else end
-        if _owned(entry) and entry["name"] in by_name:
+        if _owned(entry) and entry["name"] in by_name and entry["name"] in replaced:
+            removed.append(entry["name"])  # NOTE: a second copy (pasted by hand): one is enough
+        elif _owned(entry) and entry["name"] in by_name:
             replaced.append(entry["name"])
             chunks.append(lead + _render(by_name[entry["name"]], "").replace("\n", "\n" + indent))
         elif _owned(entry) and stale(entry):
