@@ -167,18 +167,20 @@ def _glance_under_debugpy(devcloud: Any) -> Iterator[int]:
         _normal_up(devcloud)
 
 
-def _index_location(python: Path) -> tuple[str, int]:
-    """The file defining glance's ``ImagesController.index`` and the line of its first statement."""
+def _first_statement(python: Path, module: str, cls: str, function: str) -> tuple[str, int]:
+    """The file defining ``module.cls.function`` (as the dev cloud's Python imports it) and the
+    line of the function's first statement (where a breakpoint stops at each call)."""
     script = (
-        "import ast, inspect, json\n"
-        "from glance.api.v2.images import ImagesController\n"
-        "path = inspect.getsourcefile(ImagesController.index)\n"
+        "import ast, importlib, inspect, json, sys\n"
+        "module, cls, function = sys.argv[1:]\n"
+        "path = inspect.getsourcefile(getattr(getattr(importlib.import_module(module), cls), function))\n"
         "tree = ast.parse(open(path).read())\n"
-        "cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == 'ImagesController')\n"
-        "fn = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == 'index')\n"
+        "owner = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)\n"
+        "fn = next(n for n in owner.body if isinstance(n, ast.FunctionDef) and n.name == function)\n"
         "print(json.dumps([path, fn.body[0].lineno]))\n"
     )
-    out = subprocess.run([str(python), "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    command = [str(python), "-c", script, module, cls, function]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
     path, line = json.loads(out.stdout)
     return path, int(line)
 
@@ -213,7 +215,7 @@ def test_a_breakpoint_in_glance_images_index_stops_the_request_and_reads_req(
 ) -> None:
     expected = _image_list_table(devcloud)
     assert an_image in expected
-    path, line = _index_location(devcloud.python)
+    path, line = _first_statement(devcloud.python, "glance.api.v2.images", "ImagesController", "index")
     with _glance_under_debugpy(devcloud) as port:
         status = json.loads(_stacktap(devcloud, "status", "-f", "json").stdout)
         assert {row["Service"]: row["Debug"] for row in status}["glance"] == f"debugpy 127.0.0.1:{port}"
@@ -258,25 +260,29 @@ def test_a_breakpoint_in_glance_images_index_stops_the_request_and_reads_req(
     assert _image_list_table(devcloud) == expected
 
 
-def test_the_launch_configuration_runs_openstack_under_debugpy(
-    devcloud: Any, an_image: str, tmp_path: Path
-) -> None:
-    # NOTE: VS Code brings its own debugpy; the test uses the one `--print` installs for other editors.
-    printed = _stacktap(devcloud, "ide", "--print")
-    assert printed.returncode == 0, printed.stderr
-    assert f"interpreter: {devcloud.python}" in printed.stdout.splitlines()
-    assert debug.has_debugpy(Layout.at(devcloud.dir))
+def _ide_configuration(devcloud: Any, workspace: Path, *options: str) -> dict[str, Any]:
     # NOTE: the options first: everything from the first argument on is openstack's.
-    command = [*devcloud.stacktap, "devcloud", "ide", "--dir", str(devcloud.dir), "--vscode", str(tmp_path)]
-    result = subprocess.run([*command, "image", "list"], capture_output=True, text=True, timeout=600)
+    command = [*devcloud.stacktap, "devcloud", "ide", "--dir", str(devcloud.dir), "--vscode", str(workspace)]
+    result = subprocess.run(
+        [*command, *options, "image", "list"], capture_output=True, text=True, timeout=600
+    )
     assert result.returncode == 0, result.stderr
-    launch = json.loads((tmp_path / ".vscode" / "launch.json").read_text())
-    config = next(c for c in launch["configurations"] if c["name"] == "stacktap: openstack image list")
+    launch = json.loads((workspace / ".vscode" / "launch.json").read_text())
+    name = "stacktap: openstack image list" + (" (traced)" if "--traced" in options else "")
+    config: dict[str, Any] = next(c for c in launch["configurations"] if c["name"] == name)
     assert config["justMyCode"] is False and config["request"] == "launch"
-    # NOTE: what VS Code does with it: the config's python runs debugpy, which runs the program
-    # with the config's env (on top of the editor's own, with ${env:PATH} substituted).
+    return config
+
+
+@contextmanager
+def _launched_like_vs_code(
+    config: dict[str, Any], tmp_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], Dap, Path, Path]]:
+    """What VS Code does with a launch configuration: the config's python runs debugpy, which
+    runs the program with the config's env (on top of the editor's own, ${env:PATH} replaced)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "STACKTAP_"))}
     env.update({k: v.replace(ENV_PATH, os.environ["PATH"]) for k, v in config["env"].items()})
+    env.update(extra_env or {})
     port = pick_free_port()
     command = [
         config["python"], "-m", "debugpy", "--listen", f"127.0.0.1:{port}", "--wait-for-client",
@@ -291,11 +297,11 @@ def test_the_launch_configuration_runs_openstack_under_debugpy(
         dap = Dap("127.0.0.1", port)
         try:
             dap.request("initialize", clientID="stacktap-test", adapterID="debugpy", pathFormat="path")
-            attached = dap.send("attach", justMyCode=config["justMyCode"])
+            attached = dap.send("attach", justMyCode=False, subProcess=config.get("subProcess", False))
             dap.event("initialized")
             dap.request("configurationDone")
             dap.response(attached)
-            assert dap.event("process")["body"]["name"] == config["program"]
+            yield proc, dap, out_path, err_path
             proc.wait(timeout=600)
         finally:
             dap.close()
@@ -303,6 +309,59 @@ def test_the_launch_configuration_runs_openstack_under_debugpy(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out = out_path.read_text()
-    assert proc.returncode == 0, err_path.read_text()
-    assert an_image in out and out == _image_list_table(devcloud)
+
+
+def test_the_launch_configuration_runs_openstack_under_debugpy(
+    devcloud: Any, an_image: str, tmp_path: Path
+) -> None:
+    # NOTE: VS Code brings its own debugpy; the test uses the one `--print` installs for other editors.
+    printed = _stacktap(devcloud, "ide", "--print")
+    assert printed.returncode == 0, printed.stderr
+    assert f"interpreter: {devcloud.python}" in printed.stdout.splitlines()
+    assert debug.has_debugpy(Layout.at(devcloud.dir))
+    config = _ide_configuration(devcloud, tmp_path)
+    with _launched_like_vs_code(config, tmp_path) as (proc, dap, out, err):
+        assert dap.event("process")["body"]["name"] == config["program"]
+    assert proc.returncode == 0, err.read_text()
+    assert an_image in out.read_text() and out.read_text() == _image_list_table(devcloud)
+
+
+def test_the_traced_launch_stops_in_the_openstack_child_of_stacktap_run(
+    devcloud: Any, an_image: str, tmp_path: Path
+) -> None:
+    # NOTE: stacktap's own venv has no debugpy: it gets the dev cloud's, the way VS Code puts
+    # its bundled copy on the path of whatever interpreter it launches.
+    bundled = tmp_path / "bundled"
+    bundled.mkdir()
+    found = subprocess.run(
+        [str(devcloud.python), "-c", "import debugpy, os; print(os.path.dirname(debugpy.__file__))"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    (bundled / "debugpy").symlink_to(found.stdout.strip())
+    config = _ide_configuration(devcloud, tmp_path, "--traced")
+    assert config["subProcess"] is True
+    path, line = _first_statement(
+        devcloud.python, "openstackclient.image.v2.image", "ListImage", "take_action"
+    )
+    with _launched_like_vs_code(config, tmp_path, {"PYTHONPATH": str(bundled)}) as (proc, dap, out, err):
+        # NOTE: as VS Code does, a second session for the child debugpy reports.
+        child_attach = dap.event("debugpyAttach")["body"]
+        child = Dap(child_attach["connect"]["host"], child_attach["connect"]["port"])
+        try:
+            child.request("initialize", clientID="stacktap-test", adapterID="debugpy", pathFormat="path")
+            attached = child.send("attach", **child_attach)
+            child.event("initialized")
+            placed = child.request("setBreakpoints", source={"path": path}, breakpoints=[{"line": line}])
+            assert placed["breakpoints"][0]["verified"], placed
+            child.request("configurationDone")
+            child.response(attached)
+            stopped = child.event("stopped")["body"]
+            frame = child.request("stackTrace", threadId=stopped["threadId"])["stackFrames"][0]
+            assert frame["name"].split(".")[-1] == "take_action" and frame["line"] == line
+            child.request("continue", threadId=stopped["threadId"])
+            proc.wait(timeout=600)
+        finally:
+            child.close()
+    assert proc.returncode == 0, err.read_text()
+    assert an_image in out.read_text() and out.read_text() == _image_list_table(devcloud)
+    assert "stacktap: recorded " in err.read_text()
