@@ -4,6 +4,8 @@ settings; faults through the CLI that need no running cloud."""
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,9 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from stacktap.cli.devcloud import devcloud
-from stacktap.devcloud import debug, ports
+from stacktap.devcloud import debug, ports, processes
 from stacktap.devcloud import state as state_file
 from stacktap.devcloud.layout import Layout
+from stacktap.devcloud.services import GLANCE
 from stacktap.devcloud.state import State
 from stacktap.errors import DevcloudError
 
@@ -97,6 +100,27 @@ def test_gunicorn_settings_are_empty_in_normal_mode_and_valid_python_in_debug_mo
     exec(compile(debug.gunicorn_settings(5678), "gunicorn.conf.py", "exec"), settings)
     assert settings["timeout"] == 0 and callable(settings["post_worker_init"])
     assert "debugpy.listen(('127.0.0.1', 5678))" in debug.gunicorn_settings(5678)
+
+
+def test_serving_port_reads_the_config_the_running_service_was_started_with(tmp_path: Path) -> None:
+    layout, _ = _cloud(tmp_path, debug={"glance": 5678})
+    conf = processes.conf_path(layout, "glance")
+    conf.write_text(
+        processes.gunicorn_conf(layout, GLANCE, 9292, GLANCE.wsgi_app, debug.gunicorn_settings(5678))
+    )
+    assert debug.serving_port(layout, "glance") is None  # not running
+    # NOTE: a process that counts as the service: its command line names the config, its cwd is the dir.
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", str(conf)], cwd=layout.root
+    )
+    try:
+        (layout.run / "glance.pid").write_text(f"{stand_in.pid}\n")
+        assert debug.serving_port(layout, "glance") == 5678
+        conf.write_text(processes.gunicorn_conf(layout, GLANCE, 9292, GLANCE.wsgi_app))
+        assert debug.serving_port(layout, "glance") is None  # normal mode, whatever the state says
+    finally:
+        stand_in.kill()
+        stand_in.wait()
 
 
 def _one_error_line(stderr: str) -> str:

@@ -15,6 +15,7 @@ installed into the dev cloud's venv the first time it is needed, pinned by the c
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterable, Mapping
 
@@ -99,6 +100,22 @@ def resolve(layout: Layout, current: State, wanted: Mapping[str, int | None]) ->
             avoid = service_ports | set(chosen.values()) | {p for p in wanted.values() if p is not None}
             chosen[name] = ports.pick_free_port(avoid=avoid)
     return chosen
+
+
+def serving_port(layout: Layout, service: str) -> int | None:
+    """The debugpy port of ``service`` when it runs in debug mode now, else None.
+
+    NOTE: read from the gunicorn config the running service was started with, not from the
+    state file, which an ``up`` that failed half-way may have changed for nothing.
+    """
+    if processes.running(layout, service) is None:
+        return None
+    try:
+        text = processes.conf_path(layout, service).read_text()
+    except OSError:
+        return None
+    found = re.search(r"^# --debug: debugpy in the worker on [^:]+:(\d+);", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
 
 
 def gunicorn_settings(port: int | None) -> str:

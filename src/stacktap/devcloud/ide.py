@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stacktap.devcloud import clouds, processes
+from stacktap.devcloud import clouds, debug
 from stacktap.devcloud.launch_json import PREFIX
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.services import HOST, selected
@@ -83,11 +83,8 @@ def facts(layout: Layout, state: State) -> Facts:
         "OS_CLIENT_CONFIG_FILE": str(layout.clouds_yaml),
         "PATH": f"{layout.bin}:{ENV_PATH}",
     }
-    attach = tuple(
-        Attach(spec.name, HOST, state.debug[spec.name])
-        for spec in selected(state.with_nova)
-        if spec.name in state.debug and processes.running(layout, spec.name) is not None
-    )
+    serving = {spec.name: debug.serving_port(layout, spec.name) for spec in selected(state.with_nova)}
+    attach = tuple(Attach(name, HOST, port) for name, port in serving.items() if port is not None)
     return Facts(
         str(layout.python),
         str(layout.bin / "openstack"),

@@ -246,7 +246,7 @@ def status(directory: str | None) -> tuple[Layout, State, list[ServiceStatus]]:
                 proc.pid if proc else None,
                 health(url) if proc else "stopped",
                 str(layout.log(spec.name)),
-                current.debug.get(spec.name) if proc else None,
+                debug.serving_port(layout, spec.name) if proc else None,
             )
         )
     return layout, current, rows
