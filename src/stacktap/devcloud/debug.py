@@ -31,7 +31,7 @@ DEBUGGABLE = tuple(spec.name for spec in ALL)
 #: Appended to a service's gunicorn config in debug mode (see the module docstring).
 # NOTE: post_worker_init runs in the worker after the app is loaded and before its request
 # threads exist, so debugpy traces every request thread from the start. debugpy.listen starts
-# its adapter as a child of the worker: the same session, so `down` stops it with the service.
+# its adapter as a daemon of its own session; it exits when the worker goes (`down`, restart).
 _GUNICORN_DEBUG = """
 # --debug: debugpy in the worker on %(host)s:%(port)d; no worker timeout (paused requests).
 timeout = 0
@@ -40,7 +40,7 @@ timeout = 0
 def post_worker_init(worker):
     import os
 
-    # NOTE: frozen stdlib modules only hide breakpoints in the stdlib; say so once, not per start.
+    # NOTE: keeps pydevd's warning on frozen modules out of the log (they only hide stdlib lines).
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     import debugpy
 
