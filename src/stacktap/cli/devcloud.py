@@ -1,4 +1,4 @@
-"""``stacktap devcloud up/status/down/env``: a local keystone, glance and nova-api on 127.0.0.1.
+"""``stacktap devcloud up/status/down/env/ide``: a local keystone, glance and nova-api on 127.0.0.1.
 
 Exit codes: ``up`` 0 when every service answers; ``status`` 0 only when every service runs and
 answers (so scripts can ask "is it up?"), else 1; ``down`` 0 when it stopped services or nothing
@@ -15,7 +15,8 @@ import click
 
 from stacktap import settings
 from stacktap.cli.options import emit_rows, fail, format_option
-from stacktap.devcloud import clouds, lifecycle
+from stacktap.devcloud import clouds, debug, launch_json, lifecycle
+from stacktap.devcloud import ide as ide_facts
 from stacktap.devcloud.nova import COMPUTE_NOTE, LIMITATION
 from stacktap.errors import DevcloudError
 
@@ -101,6 +102,14 @@ def devcloud() -> None:
     help="Store the traced services write to (default: stacktap's default store).",
 )
 @click.option("--new-ports", is_flag=True, help="Pick new free ports for the services that are not running.")
+@click.option(
+    "--debug",
+    "debug_services",
+    multiple=True,
+    metavar="SERVICE[:PORT]",
+    help=f"Serve SERVICE ({', '.join(debug.DEBUGGABLE)}) under debugpy on 127.0.0.1:PORT (default: a "
+    "free port), ready for an IDE to attach; repeatable. A later up without it: back to normal.",
+)
 @_devcloud_errors
 def up(
     directory: str | None,
@@ -111,6 +120,7 @@ def up(
     trace_servers: bool | None,
     db: str | None,
     new_ports: bool,
+    debug_services: tuple[str, ...],
 ) -> None:
     """Install (once), bootstrap (once) and serve the dev cloud; reuses whatever already runs."""
     both = set(with_) & set(without)
@@ -128,8 +138,11 @@ def up(
         with_compute = True
     elif "compute" in without:
         with_compute = False
-    options = lifecycle.UpOptions(python, with_nova, with_compute, trace_servers, db, new_ports)
+    wanted = debug.parse(debug_services)
+    options = lifecycle.UpOptions(python, with_nova, with_compute, trace_servers, db, new_ports, wanted)
     layout, state = lifecycle.up(directory, options, _say)
+    for service, port in state.debug.items():
+        _say(f"{service} runs under debugpy on 127.0.0.1:{port}: attach an IDE (stacktap devcloud ide)")
     traced = f"yes, into {state.db}" if state.trace_servers else "no"
     _say(f"up: {clouds.auth_url(state)}; traced: {traced}")
     _say(
@@ -146,8 +159,8 @@ def status(directory: str | None, fmt: str) -> None:
     """Services, URLs, pids, health and logs; exit 1 unless all of them run and answer."""
     layout, state, rows = lifecycle.status(directory)
     emit_rows(
-        ["Service", "URL", "PID", "Health", "Log"],
-        [[r.service, r.url, r.pid or "-", r.health, r.log] for r in rows],
+        ["Service", "URL", "PID", "Health", "Log", "Debug"],
+        [[r.service, r.url, r.pid or "-", r.health, r.log, _debug_cell(r.debug_port)] for r in rows],
         fmt,
     )
     if fmt == "table":
@@ -157,6 +170,10 @@ def status(directory: str | None, fmt: str) -> None:
             click.echo(f"note: {COMPUTE_NOTE if state.with_compute else LIMITATION}")
     if not all(r.pid and r.health.startswith("ok") for r in rows):
         raise SystemExit(1)
+
+
+def _debug_cell(port: int | None) -> str:
+    return f"debugpy 127.0.0.1:{port}" if port else "-"
 
 
 @devcloud.command()
@@ -177,6 +194,54 @@ def env(directory: str | None) -> None:
     state = lifecycle.load_state(layout)
     for line in clouds.shell_exports(layout, state):
         click.echo(line)
+
+
+@devcloud.command("ide", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@dir_option
+@click.option(
+    "--vscode",
+    "vscode",
+    default=None,
+    metavar="PATH",
+    help="The launch.json to merge into: a .json file, a .vscode dir or a workspace folder (default: .).",
+)
+@click.option("--print", "print_", is_flag=True, help="Print the facts for other editors; write nothing.")
+@click.option("--traced", is_flag=True, help="Launch openstack under `stacktap run` (its calls recorded).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[OPENSTACK ARGS]...")
+@_devcloud_errors
+def ide_command(
+    directory: str | None, vscode: str | None, print_: bool, traced: bool, args: tuple[str, ...]
+) -> None:
+    """VS Code debug configurations for the dev cloud, merged into .vscode/launch.json: launch
+    `openstack ARGS` (asked for at launch when none are given), attach to each --debug service."""
+    layout = lifecycle.Layout.at(directory)
+    state = lifecycle.load_state(layout)
+    found = ide_facts.facts(layout, state)
+    if print_:
+        # NOTE: other editors run the debugpy of the interpreter (VS Code brings its own).
+        debug.ensure_debugpy(layout, _say)
+        for line in ide_facts.printable(found, list(args)):
+            click.echo(line)
+        return
+    path = ide_facts.launch_json_path(vscode)
+    configurations = ide_facts.configurations(found, list(args), traced)
+    try:
+        merged = launch_json.merge(launch_json.read(path), configurations, ide_facts.is_stale)
+    except launch_json.LaunchJsonError as exc:
+        fail(f"{path} is not valid JSON with comments ({exc}); left it untouched")
+    launch_json.write(path, merged.text)
+    click.echo(f"wrote {path}:")
+    for config in configurations:
+        how = "replaced" if config["name"] in merged.replaced else "added"
+        where, command = config.get("connect"), config.get("args", [])
+        command = [config.get("program", ""), *([command] if isinstance(command, str) else command)]
+        target = f"{where['host']}:{where['port']}" if where else " ".join(command)
+        click.echo(f"  {how} {config['name']!r}: {target}")
+    for name in merged.removed:
+        click.echo(f"  removed {name!r} (its service is no longer in debug mode)")
+    click.echo(f"  kept {merged.kept} other configuration{'s' if merged.kept != 1 else ''}")
+    if not found.attach:
+        click.echo("  no service in debug mode: `stacktap devcloud up --debug glance` adds an attach one")
 
 
 if __name__ == "__main__":

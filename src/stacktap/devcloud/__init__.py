@@ -9,4 +9,5 @@ outside that directory is touched. The modules split the job:
 - ``keystone``, ``glance``, ``nova``: bootstrapping each service; ``keystone_api``: catalog entries
 - ``processes``: gunicorn start/stop, pid files, health; ``tracing``: ``--trace-servers``
 - ``clouds``: ``clouds.yaml`` and the ``OS_*`` environment; ``lifecycle``: ``up``/``down``/``status``
+- ``debug``: ``up --debug`` (a service under debugpy); ``ide`` and ``launch_json``: ``devcloud ide``
 """

@@ -7,7 +7,8 @@ start fails, it stops what this ``up`` started and the error names the log to re
 
 Choices the state file remembers, so that a bare ``up`` keeps a cloud as it was: ``--python``,
 ``--with-nova/--without-nova``, ``--trace-servers/--no-trace-servers`` and ``--db``. Changing
-one restarts just the services it affects.
+one restarts just the services it affects. ``--debug`` is not kept: each ``up`` says which
+services run under the debugger (none for a bare ``up``), see ``debug``.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stacktap.devcloud import (
     clouds,
     compute,
     config,
     daemons,
+    debug,
     glance,
     keystone,
     mariadb,
@@ -73,6 +75,8 @@ class UpOptions:
     trace_servers: bool | None = None
     db: str | None = None
     new_ports: bool = False
+    #: ``--debug``: service -> debugpy port (None: a free one); empty: every service in normal mode
+    debug: dict[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,8 @@ class ServiceStatus:
     pid: int | None
     health: str
     log: str
+    #: the debugpy port when the service runs in debug mode
+    debug_port: int | None = None
 
 
 @contextmanager
@@ -146,6 +152,8 @@ class _Plan:
     app: str
     env: dict[str, str]
     fingerprint: str
+    #: what debug mode adds to the gunicorn config ("" in normal mode)
+    extra: str = ""
 
 
 def _plan(layout: Layout, current: State, spec: ServiceSpec, tracer: tracing_module.Tracing | None) -> _Plan:
@@ -153,9 +161,10 @@ def _plan(layout: Layout, current: State, spec: ServiceSpec, tracer: tracing_mod
     base = clean_env({spec.config_dir_env: str(layout.etc(spec.name))})
     env = tracer.env(spec, base) if tracer else base
     app = tracer.app(spec) if tracer else spec.wsgi_app
-    argv = [*processes.command(layout, spec), processes.gunicorn_conf(layout, spec, port, app)]
+    extra = debug.gunicorn_settings(current.debug.get(spec.name))
+    argv = [*processes.command(layout, spec), processes.gunicorn_conf(layout, spec, port, app, extra)]
     return _Plan(
-        spec, port, app, env, processes.fingerprint(argv, env, config.config_files(layout, spec.name))
+        spec, port, app, env, processes.fingerprint(argv, env, config.config_files(layout, spec.name)), extra
     )
 
 
@@ -167,9 +176,12 @@ def up(directory: str | None, options: UpOptions, say: Say) -> tuple[Layout, Sta
         current = _apply_options(state_file.load(layout.state_file), options)
         tracer = tracing_module.load(current.db or "") if current.trace_servers else None
         _assign_ports(layout, current, options.new_ports)
+        current.debug = debug.resolve(layout, current, options.debug)
         state_file.save(layout.state_file, current)
 
         venv.ensure(layout, current.python, current.with_nova, say, with_compute=current.with_compute)
+        if current.debug:
+            debug.ensure_debugpy(layout, say)
         specs = selected(current.with_nova, current.with_compute)
         if current.with_compute:
             compute.start_broker(layout, say)
@@ -239,7 +251,7 @@ def _start_unless_serving(layout: Layout, plan: _Plan, say: Say) -> object | Non
             f"port {HOST}:{plan.port} kept for {spec.name} is taken by another process; stop it, or pick "
             f"new ports with `stacktap devcloud up --dir {layout.root} --new-ports`"
         )
-    proc = processes.start(layout, spec, plan.port, plan.app, plan.env, plan.fingerprint)
+    proc = processes.start(layout, spec, plan.port, plan.app, plan.env, plan.fingerprint, plan.extra)
     say(f"serving {spec.name} on {HOST}:{plan.port} (log: {layout.log(spec.name)})")
     return proc
 
@@ -300,6 +312,7 @@ def status(directory: str | None) -> tuple[Layout, State, list[ServiceStatus]]:
                 proc.pid if proc else None,
                 health(url) if proc else "stopped",
                 str(layout.log(spec.name)),
+                debug.serving_port(layout, spec.name) if proc else None,
             )
         )
     if current.with_compute:

@@ -79,14 +79,15 @@ def _fingerprint_path(layout: Layout, service: str) -> Path:
     return layout.run / (f"{service}.fingerprint")
 
 
-def gunicorn_conf(layout: Layout, spec: ServiceSpec, port: int, app: str) -> str:
+def gunicorn_conf(layout: Layout, spec: ServiceSpec, port: int, app: str, extra: str = "") -> str:
+    """The gunicorn config of ``spec``; ``extra`` is appended (``debug``'s settings)."""
     socket_path = str(layout.run / (f"{spec.name}.ctl"))
     control = (
         f"control_socket = {socket_path!r}"
         if len(socket_path) <= _MAX_SOCKET_PATH
         else "control_socket_disable = True"
     )
-    return _GUNICORN_CONF % {
+    base = _GUNICORN_CONF % {
         "name": spec.name,
         "proc_name": _proc_name(spec.name),
         "app": app,
@@ -94,6 +95,7 @@ def gunicorn_conf(layout: Layout, spec: ServiceSpec, port: int, app: str) -> str
         "control": control,
         "access": str(layout.logs / f"{spec.name}-access.log"),
     }
+    return base + extra
 
 
 def command(layout: Layout, spec: ServiceSpec) -> list[str]:
@@ -184,10 +186,16 @@ def started_fingerprint(layout: Layout, service: str) -> str | None:
 
 
 def start(
-    layout: Layout, spec: ServiceSpec, port: int, app: str, env: Mapping[str, str], fingerprint_value: str
+    layout: Layout,
+    spec: ServiceSpec,
+    port: int,
+    app: str,
+    env: Mapping[str, str],
+    fingerprint_value: str,
+    extra: str = "",
 ) -> subprocess.Popen[bytes]:
     """Spawn gunicorn for ``spec`` in its own session; output appended to the service's log."""
-    conf_path(layout, spec.name).write_text(gunicorn_conf(layout, spec, port, app))
+    conf_path(layout, spec.name).write_text(gunicorn_conf(layout, spec, port, app, extra))
     log_path = layout.log(spec.name)
     with open(log_path, "ab") as log:
         when = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -1,9 +1,10 @@
 """The dev cloud's state file (``DIR/state.json``): choices made once and kept.
 
 It remembers the admin password, the ports picked at the first ``up``, whether nova and server
-tracing are on, the store the traced services write to, and which bootstrap steps are done, so a
-second ``up`` reuses everything. Running processes are not in it: their pid files are (see
-``processes``), because a crash leaves those stale and they are checked on every use.
+tracing are on, the store the traced services write to, which bootstrap steps are done (so a
+second ``up`` reuses everything) and which services the last ``up`` put under the debugger.
+Running processes are not in it: their pid files are (see ``processes``), because a crash
+leaves those stale and they are checked on every use.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class State:
     trace_servers: bool = False
     db: str | None = None
     ports: dict[str, int] = field(default_factory=dict)
+    #: services in debug mode -> their debugpy port (``up --debug``; a plain ``up`` empties it)
+    debug: dict[str, int] = field(default_factory=dict)
     #: bootstrap steps done, e.g. "keystone", "glance", "nova"
     done: list[str] = field(default_factory=list)
     version: int = STATE_VERSION

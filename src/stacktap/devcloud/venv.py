@@ -22,6 +22,7 @@ MIN_PYTHON = (3, 10)
 
 #: The ``pip freeze`` of a working install (keystone 30.0.0, glance 33.0.0, nova 34.0.0,
 #: python-openstackclient 10.5.0), shipped inside the package so an installed stacktap finds it.
+#: It also pins debugpy, installed only when ``up --debug`` or ``ide`` first needs it.
 CONSTRAINTS = Path(__file__).with_name("constraints.txt")
 
 _MARKER = ".stacktap-installed.json"
@@ -115,12 +116,13 @@ def ensure(
             )
     wanted = packages(with_nova, with_compute)
     say(f"installing {', '.join(wanted)} into {layout.venv} (pip log: {layout.pip_log})")
-    _pip_install(layout, wanted)
+    pip_install(layout, wanted)
     marker = layout.venv / _MARKER
     marker.write_text(json.dumps(_wanted(with_nova, with_compute), indent=2) + "\n")
 
 
-def _pip_install(layout: Layout, wanted: list[str]) -> None:
+def pip_install(layout: Layout, wanted: list[str]) -> None:
+    """``pip install -c constraints.txt WANTED`` with the venv's pip; a one-line error naming the log."""
     layout.logs.mkdir(parents=True, exist_ok=True)
     command = [str(layout.python), "-m", "pip", "install", "-c", str(CONSTRAINTS), *wanted]
     env = dict(os.environ)
