@@ -38,6 +38,18 @@ def _patch_oslo_policy(module: ModuleType) -> None:
     patch(module)
 
 
+def _patch_rpc_transport(module: ModuleType) -> None:
+    from stacktap.agent.rpc_hook import patch_transport
+
+    patch_transport(module)
+
+
+def _patch_rpc_dispatcher(module: ModuleType) -> None:
+    from stacktap.agent.rpc_hook import patch_dispatcher
+
+    patch_dispatcher(module)
+
+
 def _patch_sqlalchemy(module: ModuleType) -> None:
     from stacktap.agent.sqlalchemy_hook import patch
 
@@ -51,6 +63,8 @@ PATCHES: Dict[str, Callable[[ModuleType], None]] = {
     "oslo_policy.policy": _patch_oslo_policy,
     # NOTE: the top-level package, once fully executed: its event API is complete by then.
     "sqlalchemy": _patch_sqlalchemy,
+    "oslo_messaging.transport": _patch_rpc_transport,
+    "oslo_messaging.rpc.dispatcher": _patch_rpc_dispatcher,
 }
 
 

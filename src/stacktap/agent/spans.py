@@ -21,7 +21,17 @@ import os
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import urlsplit
 
-from stacktap.model import BODY_NONE, KIND_DB, POLICY_ALLOWED, SERVER, Body, Call, Layer, PolicyCheck
+from stacktap.model import (
+    BODY_NONE,
+    KIND_DB,
+    POLICY_ALLOWED,
+    RPC_KINDS,
+    SERVER,
+    Body,
+    Call,
+    Layer,
+    PolicyCheck,
+)
 from stacktap.paths import default_port, path_template
 
 AttrValue = Union[str, bool, int, float, List[str]]
@@ -187,10 +197,34 @@ def db_attributes(call: Call) -> Attributes:
     return attrs
 
 
+def rpc_attributes(call: Call) -> Attributes:
+    """The attributes of an RPC record's span (OpenTelemetry RPC and messaging conventions)."""
+    facts = call.attributes
+    attrs: Attributes = {"rpc.system": "oslo_messaging", "rpc.method": call.method}
+    _put(attrs, "messaging.system", facts.get("system"))
+    _put(attrs, "messaging.destination.name", facts.get("topic"))
+    _put(attrs, "openstack.rpc.kind", call.kind)
+    _put(attrs, "openstack.rpc.exchange", facts.get("exchange"))
+    _put(attrs, "openstack.rpc.server", facts.get("server"))
+    _put(attrs, "openstack.rpc.version", facts.get("version"))
+    _put(attrs, "openstack.rpc.namespace", facts.get("namespace"))
+    _put(attrs, "openstack.rpc.reply_type", facts.get("reply_type"))
+    _put(attrs, "openstack.rpc.reply_size", facts.get("reply_size"))
+    _put(attrs, "code.function", call.handler)
+    _put(attrs, "openstack.request_id", call.request_id)
+    if call.error_type:
+        attrs["error.type"] = call.error_type
+    _put(attrs, "thread.name", call.thread)
+    _put(attrs, "stacktap.run_id", call.run_id)
+    return attrs
+
+
 def call_attributes(call: Call, template: str) -> Attributes:
     """The attributes of a call's span."""
     if call.kind == KIND_DB:
         return db_attributes(call)
+    if call.kind in RPC_KINDS:
+        return rpc_attributes(call)
     attrs: Attributes = {}
     method = call.method.upper()
     if method in _KNOWN_METHODS:
@@ -345,7 +379,9 @@ def spans_for_call(call: Call, bodies: bool = False, body_cap: int = DEFAULT_BOD
         )
     start_ns = to_ns(call.start)
     span = SpanRecord(
-        name=call.method if call.kind == KIND_DB else span_name(call, template),
+        name=call.method if call.kind == KIND_DB else (
+            (call.handler or call.method) if call.kind in RPC_KINDS else span_name(call, template)
+        ),
         kind=KIND_SERVER if call.side == SERVER else KIND_CLIENT,
         trace_id=call.trace_id,
         span_id=call.span_id,

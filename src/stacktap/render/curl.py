@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
-from stacktap.model import BODY_JSON, BODY_NONE, BODY_REDACTED, BODY_TEXT, CLIENT, Body, Call
+from stacktap.model import BODY_JSON, BODY_NONE, BODY_REDACTED, BODY_TEXT, CLIENT, KIND_HTTP, Body, Call
 from stacktap.redact import MARK_RE
 from stacktap.render.calls import pick_calls
 from stacktap.store.trace import Trace, service_label
@@ -217,6 +217,10 @@ def render_curl(trace: Trace, numbers: Sequence[int] = ()) -> str:
     variables = ShellVariables()
     lines: list[str] = []
     for call in pick_calls(trace, numbers):
+        if call.kind != KIND_HTTP:
+            # NOTE: an RPC message has no curl line (``stacktap log`` shows its arguments).
+            lines.append(f"# [{call.seq}] {call.method}: an RPC message, no curl line (see stacktap log)")
+            continue
         if call.side == CLIENT:
             caller = f" (called by {call.local_service})" if call.local_service else ""
             lines.append(f"# [{call.seq}] {service_label(call)}{caller}")

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from stacktap.model import BODY_JSON, CLIENT, SERVER, Call, Run
+from stacktap.model import BODY_JSON, CLIENT, KIND_RPC_CALL, KIND_RPC_CAST, SERVER, Call, Run
 from stacktap.store.trace import Trace, service_label
 
 #: Notes, by kind.
@@ -142,13 +142,20 @@ def service_name(local_service: str) -> str:
 
 
 def request_text(call: Call) -> str:
-    """``GET /v2/images/{image_id}``."""
+    """``GET /v2/images/{image_id}``; ``cast build_and_run_instance`` for RPC."""
+    if call.kind == KIND_RPC_CAST:
+        return f"cast {call.method}"
+    if call.kind == KIND_RPC_CALL:
+        return f"call {call.method}"
     template = call.path_template or urlsplit(call.url).path or "/"
     return f"{call.method} {template}"
 
 
 def response_text(call: Call) -> str:
-    """``200 OK``; the error type for a call that got no response."""
+    """``200 OK``; the error type for a call that got no response; for RPC ``reply`` (a call)
+    or ``published`` (a cast: its handling goes on without the caller)."""
+    if call.kind in (KIND_RPC_CALL, KIND_RPC_CAST) and call.error_type is None:
+        return "reply" if call.kind == KIND_RPC_CALL else "published"
     if call.status is None:
         return call.error_type or "no response"
     reason = call.reason
@@ -361,7 +368,7 @@ class _Builder:
         self.number += 1
         self.steps.append(
             Arrow(self.number, target, source, response_text(call) + suffix, response=True,
-                  failed=call.status is None, deactivate=True, count=count, span_ids=spans)
+                  failed=_failed(call), deactivate=True, count=count, span_ids=spans)
         )
         for note in self._notes_after(call, source, target, following):
             self.steps.append(note)
@@ -380,6 +387,13 @@ class _Builder:
             lines = ["401: token rejected, re-authenticate"]
             notes.append(Note(over=[source], lines=lines, kind=NOTE_REAUTH))
         return notes
+
+
+def _failed(call: Call) -> bool:
+    """No response came back (drawn as a cross); an RPC call or cast has no status to show it."""
+    if call.kind in (KIND_RPC_CALL, KIND_RPC_CAST):
+        return call.error_type is not None
+    return call.status is None
 
 
 def _count_calls(hops: list[_Hop]) -> int:

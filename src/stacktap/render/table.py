@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from stacktap.model import SERVER, Call, CatalogEntry, Run
+from stacktap.model import KIND_RPC_CALL, KIND_RPC_CAST, KIND_RPC_SERVER, SERVER, Call, CatalogEntry, Run
 from stacktap.render.calls import format_ms, offset_ms
 from stacktap.store.trace import Trace, service_label
 
@@ -24,8 +24,14 @@ _INTERFACE_ORDER = {"public": 0, "internal": 1, "admin": 2}
 _LABEL_WIDTH = 60
 
 
+#: What the Status column says of an RPC record that did not fail (RPC has no status code).
+_RPC_STATUS = {KIND_RPC_CALL: "reply", KIND_RPC_CAST: "sent", KIND_RPC_SERVER: "done"}
+
+
 def _status(call: Call) -> str:
     parts = [str(call.status)] if call.status is not None else []
+    if call.kind in _RPC_STATUS and not call.failed:
+        parts.append(_RPC_STATUS[call.kind])
     if call.failed:
         parts.append(str(call.error_type))
     return " ".join(parts) or "-"
