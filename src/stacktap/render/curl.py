@@ -218,8 +218,10 @@ def render_curl(trace: Trace, numbers: Sequence[int] = ()) -> str:
     lines: list[str] = []
     for call in pick_calls(trace, numbers):
         if call.kind != KIND_HTTP:
-            # NOTE: an RPC message has no curl line (``stacktap log`` shows its arguments).
-            lines.append(f"# [{call.seq}] {call.method}: an RPC message, no curl line (see stacktap log)")
+            # NOTE: an RPC message has no curl line (``stacktap log`` shows its arguments);
+            # said only when it was asked for by number.
+            if numbers:
+                lines.append(f"# [{call.seq}] {call.method}: an RPC message, no curl line (see stacktap log)")
             continue
         if call.side == CLIENT:
             caller = f" (called by {call.local_service})" if call.local_service else ""
