@@ -28,6 +28,8 @@ from stacktap.proxy._rewrite import Origins
 CHUNK = 64 * 1024
 #: Seconds an upstream may take to connect or to send the next bytes.
 UPSTREAM_TIMEOUT = 120.0
+#: Seconds ``close`` waits for the calls in flight to end before recording them as cut short.
+DRAIN_TIMEOUT = 3.0
 _HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"}
 
 
@@ -128,6 +130,11 @@ class Proxy:
         self.recorder.configure(db=db, run_id=run_id, enabled=True, body_cap=body_cap)
         self.trace_id = new_trace_id()
         self.context = _ssl_context(cacert, insecure)
+        #: The exchanges in flight (recorded by their handler, or by ``close`` when cut short).
+        self._active: set[_Exchange] = set()
+        self._active_lock = threading.Lock()
+        self._idle = threading.Condition(self._active_lock)
+        self._closed = False
         self._server.proxy = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, name="stacktap-proxy", daemon=True)
 
@@ -135,15 +142,45 @@ class Proxy:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
     def close(self) -> None:
-        """Stop serving and store every call recorded."""
+        """Stop serving and store every call recorded, the ones in flight too.
+
+        NOTE: handler threads are daemons (a client holding a keep-alive connection must not
+        keep the proxy up): calls still running after ``DRAIN_TIMEOUT`` are recorded as cut
+        short by the stop, before the recorder's last flush, so nothing seen is lost.
+        """
         if self._thread.is_alive():
             self._server.shutdown()
         self._server.server_close()
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        with self._idle:
+            while self._active and time.monotonic() < deadline:
+                self._idle.wait(max(0.0, deadline - time.monotonic()))
+            self._closed = True
+            left = list(self._active)
+            self._active.clear()
+        for exchange in left:
+            exchange.error_type = "ProxyStopped"
+            exchange.error_message = "the proxy stopped before the call ended"
+            if exchange.duration is None:
+                exchange.duration = time.perf_counter() - exchange.t0
+            self.recorder.submit_exchange(exchange)
         self.recorder.close()
+
+    def begin(self, exchange: _Exchange) -> None:
+        with self._active_lock:
+            self._active.add(exchange)
+
+    def end(self, exchange: _Exchange) -> None:
+        """Record ``exchange`` unless ``close`` did already."""
+        with self._idle:
+            if exchange not in self._active:
+                return
+            self._active.discard(exchange)
+            self._idle.notify_all()
+        if exchange.duration is None:
+            exchange.duration = time.perf_counter() - exchange.t0
+        self.recorder.submit_exchange(exchange)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -162,12 +199,11 @@ class _Handler(BaseHTTPRequestHandler):
         origin, path = target
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "host"]
         exchange = _Exchange(self.command, origin + path, headers, proxy.trace_id)
+        proxy.begin(exchange)
         try:
             self._forward(proxy, origin, path, headers, exchange)
         finally:
-            if exchange.duration is None:
-                exchange.duration = time.perf_counter() - exchange.t0
-            proxy.recorder.submit_exchange(exchange)
+            proxy.end(exchange)
 
     def _request_chunks(self) -> Iterator[bytes]:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
