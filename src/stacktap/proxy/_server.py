@@ -7,10 +7,12 @@ JSON responses up to the body cap are held whole (to rewrite their URLs).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,7 @@ from urllib.parse import urlsplit
 
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.enrich import ProcessIdentity
+from stacktap.agent.faults import warn_once
 from stacktap.agent.recorder import Recorder
 from stacktap.agent.wire import ReceivedExchange
 from stacktap.model import new_span_id, new_trace_id
@@ -35,6 +38,25 @@ _HOP = {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transf
 
 class ProxyError(Exception):
     """A proxy that cannot start (busy port, bad auth URL): one line for the user."""
+
+
+class _ClientFailed(Exception):
+    """The client closed mid-body or sent a body that is not HTTP (bad chunk framing)."""
+
+
+class _Server(ThreadingHTTPServer):
+    """One thread per client connection; a failure in one never reaches stderr as a traceback."""
+
+    daemon_threads = True
+    proxy: Proxy
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # NOTE: a client gone (reset, broken pipe) is its own business; anything else is a
+        # stacktap bug, said once in one line, and the proxy goes on serving the others.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        warn_once(f"the proxy failed on a request: {type(exc).__name__}: {exc}")
 
 
 class _Exchange(ReceivedExchange):
@@ -119,10 +141,9 @@ class Proxy:
         argv: list[str] | None = None,
     ) -> None:
         try:
-            self._server = ThreadingHTTPServer(listen, _Handler)
+            self._server = _Server(listen, _Handler)
         except OSError as exc:
             raise ProxyError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror or exc}") from None
-        self._server.daemon_threads = True
         host, port = self._server.server_address[:2]
         self.origins = Origins(f"http://{host!s}:{port}")
         self.auth_url = self.origins.proxy_url(auth_url.rstrip("/"))
@@ -135,7 +156,7 @@ class Proxy:
         self._active_lock = threading.Lock()
         self._idle = threading.Condition(self._active_lock)
         self._closed = False
-        self._server.proxy = self  # type: ignore[attr-defined]
+        self._server.proxy = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="stacktap-proxy", daemon=True)
 
     def start(self) -> Proxy:
@@ -183,6 +204,19 @@ class Proxy:
         self.recorder.submit_exchange(exchange)
 
 
+def _length(value: str | None) -> int:
+    """A request's Content-Length (0 when absent); _ClientFailed when it is not a number."""
+    if value is None or not value.strip():
+        return 0
+    try:
+        length = int(value)
+    except ValueError:
+        raise _ClientFailed(f"bad Content-Length: {value[:40]!r}") from None
+    if length < 0:
+        raise _ClientFailed(f"bad Content-Length: {value[:40]!r}")
+    return length
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "stacktap-proxy"
@@ -191,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def _proxy(self) -> None:
-        proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]
+        proxy: Proxy = self.server.proxy  # type: ignore[attr-defined]  # NOTE: always a _Server
         target = proxy.origins.upstream(self.path)
         if target is None:
             self._plain(404, "stacktap proxy: unknown path prefix\n")
@@ -209,19 +243,26 @@ class _Handler(BaseHTTPRequestHandler):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             while True:
                 line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if not line:
+                    raise _ClientFailed("the client closed mid-body")
+                try:
+                    size = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise _ClientFailed(f"bad chunk size in the request body: {line[:40]!r}") from None
                 if size == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass
                     return
                 data = self.rfile.read(size)
+                if len(data) < size:
+                    raise _ClientFailed("the client closed mid-body")
                 self.rfile.readline(1024)
                 yield data
-        remaining = int(self.headers.get("Content-Length") or 0)
+        remaining = _length(self.headers.get("Content-Length"))
         while remaining > 0:
             data = self.rfile.read(min(CHUNK, remaining))
             if not data:
-                raise ConnectionError("the client closed mid-body")
+                raise _ClientFailed("the client closed mid-body")
             remaining -= len(data)
             yield data
 
@@ -229,7 +270,11 @@ class _Handler(BaseHTTPRequestHandler):
         cap = proxy.recorder.body_cap
         conn = _connect(origin, proxy.context)
         chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
-        has_body = chunked or int(self.headers.get("Content-Length") or 0) > 0
+        try:
+            has_body = chunked or _length(self.headers.get("Content-Length")) > 0
+        except _ClientFailed as exc:
+            self._client_failed(exchange, exc)
+            return
         capture = BodyCapture(cap, streamed=chunked) if has_body else None
         exchange.request_body = capture
         try:
@@ -248,6 +293,10 @@ class _Handler(BaseHTTPRequestHandler):
                     conn.send(b"0\r\n\r\n")
                 capture.complete = True  # type: ignore[union-attr]
             response = conn.getresponse()
+        except _ClientFailed as exc:
+            self._client_failed(exchange, exc)
+            conn.close()
+            return
         except TimeoutError as exc:
             self._fail(exchange, exc, 504)
             conn.close()
@@ -258,13 +307,29 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             self._respond(proxy, response, exchange, cap)
+        except (OSError, http.client.HTTPException) as exc:
+            # NOTE: mid-response: the client went away, or the upstream did (timeout, reset);
+            # the status is sent already, so the client sees the connection closed.
+            exchange.error_type = type(exc).__qualname__
+            exchange.error_message = str(exc)[:2000]
+            self.close_connection = True
         finally:
             conn.close()
 
     def _fail(self, exchange: _Exchange, exc: BaseException, status: int) -> None:
         exchange.error_type = type(exc).__qualname__
         exchange.error_message = str(exc)[:2000]
-        self._plain(status, f"stacktap proxy: upstream failed: {type(exc).__name__}: {exc}\n")
+        self.close_connection = True  # NOTE: the request body may be left half-read
+        with contextlib.suppress(OSError):
+            self._plain(status, f"stacktap proxy: upstream failed: {type(exc).__name__}: {exc}\n")
+
+    def _client_failed(self, exchange: _Exchange, exc: _ClientFailed) -> None:
+        """Record the client's failure; answer 400 if it still listens; end the connection."""
+        exchange.error_type = "ClientFailed"
+        exchange.error_message = str(exc)
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self._plain(400, f"stacktap proxy: {exc}\n")
 
     def _respond(
         self, proxy: Proxy, response: http.client.HTTPResponse, exchange: _Exchange, cap: int
