@@ -63,12 +63,24 @@ def test_curl_script_same_output_every_call_named_secrets_redacted(devcloud: Any
         assert sent == token
 
 
-def test_osc_records_the_same_sequence_as_the_hooks(devcloud: Any, tmp_path: Path) -> None:
-    osc = [str(devcloud.openstack), "flavor", "list", "-f", "value", "-c", "Name"]
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["flavor", "list", "-f", "value", "-c", "Name"],
+        ["image", "list", "-f", "value", "-c", "Name"],
+        ["server", "list", "-f", "value", "-c", "Name"],
+        ["flavor", "show", "m1.tiny", "-f", "value", "-c", "ram"],
+    ],
+    ids=lambda args: "-".join(args[:2]),
+)
+def test_osc_records_the_same_sequence_as_the_hooks(devcloud: Any, tmp_path: Path, args: list[str]) -> None:
+    osc = [str(devcloud.openstack), *args]
     hooks, proxied = tmp_path / "hooks.db", tmp_path / "proxy.db"
     by_hooks = _run(devcloud, osc, hooks)
     by_proxy = _run(devcloud, osc, proxied, "--proxy")
+    assert by_hooks.returncode == 0, by_hooks.stderr
     assert (by_proxy.returncode, by_proxy.stdout) == (by_hooks.returncode, by_hooks.stdout)
+    # NOTE: (service, method, path template, status), in order: what each view is built on.
     assert _sequence(proxied) == _sequence(hooks)
     assert len(_sequence(proxied)) >= 2
 
