@@ -72,6 +72,9 @@ class _Upstream(BaseHTTPRequestHandler):
             block = b"\0" * (1 << 20)
             while size:
                 size -= self.wfile.write(block[: min(size, len(block))])
+        elif self.path.startswith("/then-close"):
+            self._json(200, {"path": self.path})
+            self.close_connection = True  # NOTE: closed without a "Connection: close" header
         elif self.path == "/slow":
             time.sleep(2)
             self._json(200, {"late": True})
@@ -207,6 +210,20 @@ def test_concurrent_keep_alive_clients_all_served_and_recorded(tmp_path: Path, u
     calls = _calls(db, run_id)
     assert len(calls) == 40
     assert {c.status for c in calls} == {200}
+
+
+def test_upstream_closing_a_kept_connection_is_retried_once(tmp_path: Path, upstream: str) -> None:
+    proxy, db, run_id = _proxy(tmp_path, upstream + "/v3")
+    conn = _connection(proxy)
+    paths = []
+    for number in range(3):
+        conn.request("GET", f"{_base(proxy)}/then-close/{number}")
+        response = conn.getresponse()
+        paths.append((response.status, json.loads(response.read())["path"]))
+    conn.close()
+    proxy.close()
+    assert paths == [(200, f"/then-close/{n}") for n in range(3)]
+    assert [c.status for c in _calls(db, run_id)] == [200, 200, 200]
 
 
 def test_upstream_refused_is_502_and_recorded(tmp_path: Path, upstream: str) -> None:
