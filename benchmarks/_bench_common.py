@@ -71,7 +71,7 @@ def run_child(
 @contextmanager
 def stacktap_proxy(auth_url: str, db: str) -> Iterator[tuple[int, str]]:
     """Run ``stacktap proxy --auth-url auth_url`` (its own process, recording into ``db``);
-    yields (its pid, the proxy URL standing for ``auth_url``'s origin). Stopped by SIGINT."""
+    yields (its pid, the auth URL through it). Stopped by SIGINT."""
     import signal
 
     stacktap = os.path.join(os.path.dirname(sys.executable), "stacktap")
@@ -86,9 +86,7 @@ def stacktap_proxy(auth_url: str, db: str) -> Iterator[tuple[int, str]]:
         line = proc.stdout.readline()
         if "OS_AUTH_URL=" not in line:
             raise RuntimeError(f"stacktap proxy did not start: {line!r}")
-        proxied = line.split("OS_AUTH_URL=")[1].split()[0]
-        path = auth_url.split("://", 1)[1].partition("/")[2]
-        yield proc.pid, proxied[: len(proxied) - len(path) - 1] if path else proxied
+        yield proc.pid, line.split("OS_AUTH_URL=")[1].split()[0]
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

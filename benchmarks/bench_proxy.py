@@ -108,7 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, local_server() as base:
         db = os.path.join(tmp, "bench.db")
         with stacktap_proxy(base + "/v3", db) as (_, ours), mitmdump(binary, base) as theirs:
-            urls = {"direct": base, "stacktap proxy": ours, "mitmproxy": theirs}
+            urls = {"direct": base, "stacktap proxy": ours[: -len("/v3")], "mitmproxy": theirs}
             for _ in range(args.rounds):
                 for name, url in urls.items():
                     took = float(run_child(LOOP, env, url + "/json", str(args.calls)))
