@@ -292,6 +292,28 @@ def test_client_failing_mid_body_is_recorded_and_others_still_served(
     assert capfd.readouterr().err == ""  # NOTE: a client's fault is no stacktap warning
 
 
+def test_client_leaving_mid_download_is_recorded_and_others_still_served(
+    tmp_path: Path, upstream: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    proxy, db, run_id = _proxy(tmp_path, upstream + "/v3")
+    conn = _connection(proxy)
+    conn.request("GET", f"{_base(proxy)}/bytes/{500 * 1024 * 1024}")
+    response = conn.getresponse()
+    assert len(response.read(1 << 20)) == 1 << 20
+    conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    conn.close()
+    after = _connection(proxy)
+    after.request("GET", _base(proxy) + "/after")
+    assert after.getresponse().status == 200
+    after.close()
+    proxy.close()
+    calls = _calls(db, run_id)
+    assert [c.method for c in calls] == ["GET", "GET"]
+    assert calls[0].error_type in ("BrokenPipeError", "ConnectionResetError"), calls[0].error_type
+    assert calls[0].status == 200 and calls[1].error_type is None
+    assert capfd.readouterr().err == ""
+
+
 def test_run_proxy_keeps_the_exit_code_and_says_no_more_than_a_line(tmp_path: Path, upstream: str) -> None:
     """The command calls the upstream through the proxy, then exits 7."""
     client = (
