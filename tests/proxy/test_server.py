@@ -314,6 +314,22 @@ def test_client_leaving_mid_download_is_recorded_and_others_still_served(
     assert capfd.readouterr().err == ""
 
 
+def test_a_kept_alive_client_after_close_gets_503_not_an_unrecorded_call(
+    tmp_path: Path, upstream: str
+) -> None:
+    proxy, db, run_id = _proxy(tmp_path, upstream + "/v3")
+    conn = _connection(proxy)
+    conn.request("GET", _base(proxy) + "/before")
+    conn.getresponse().read()
+    proxy.close()
+    conn.request("GET", _base(proxy) + "/after")
+    late = conn.getresponse()
+    late.read()
+    conn.close()
+    assert late.status == 503
+    assert [c.url.rsplit("/", 1)[1] for c in _calls(db, run_id)] == ["before"]
+
+
 def test_run_proxy_keeps_the_exit_code_and_says_no_more_than_a_line(tmp_path: Path, upstream: str) -> None:
     """The command calls the upstream through the proxy, then exits 7."""
     client = (

@@ -188,9 +188,14 @@ class Proxy:
             self.recorder.submit_exchange(exchange)
         self.recorder.close()
 
-    def begin(self, exchange: _Exchange) -> None:
+    def begin(self, exchange: _Exchange) -> bool:
+        """Count ``exchange`` in flight; False once closed (a kept-alive client connection
+        may still send after ``close``: nothing would record it)."""
         with self._active_lock:
+            if self._closed:
+                return False
             self._active.add(exchange)
+            return True
 
     def end(self, exchange: _Exchange) -> None:
         """Record ``exchange`` unless ``close`` did already."""
@@ -250,7 +255,10 @@ class _Handler(BaseHTTPRequestHandler):
         origin, path = target
         headers = [(k, v) for k, v in self.headers.items() if k.lower() not in _HOP and k.lower() != "host"]
         exchange = _Exchange(self.command, origin + path, headers, proxy.trace_id)
-        proxy.begin(exchange)
+        if not proxy.begin(exchange):
+            self.close_connection = True
+            self._plain(503, "stacktap proxy: stopped\n")
+            return
         try:
             self._forward(proxy, origin, path, headers, exchange)
         finally:
