@@ -66,3 +66,36 @@ def run_child(
     if done.returncode != 0:
         raise RuntimeError(done.stderr)
     return done.stdout.strip()
+
+
+@contextmanager
+def stacktap_proxy(auth_url: str, db: str) -> Iterator[tuple[int, str]]:
+    """Run ``stacktap proxy --auth-url auth_url`` (its own process, recording into ``db``);
+    yields (its pid, the auth URL through it). Stopped by SIGINT."""
+    import signal
+
+    stacktap = os.path.join(os.path.dirname(sys.executable), "stacktap")
+    proc = subprocess.Popen(
+        [stacktap, "proxy", "--db", db, "--auth-url", auth_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "OS_AUTH_URL=" not in line:
+            raise RuntimeError(f"stacktap proxy did not start: {line!r}")
+        yield proc.pid, line.split("OS_AUTH_URL=")[1].split()[0]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+
+
+def vm_kib(pid: int, field: str) -> int:
+    """``field`` (``VmRSS``, ``VmHWM``) of process ``pid`` from /proc, in KiB."""
+    with open(f"/proc/{pid}/status") as src:
+        for line in src:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/{pid}/status")

@@ -1,7 +1,8 @@
 """A keep-alive HTTP server on 127.0.0.1 for the capture benchmarks (run as a subprocess).
 
 ``GET /json`` answers a small JSON document; ``GET /bytes?size=N`` streams N bytes;
-``POST /upload`` reads and discards the body (Content-Length or chunked).
+``POST /upload`` reads and discards the body (Content-Length or chunked); ``GET /v3`` answers
+a keystone-like version document (what ``stacktap proxy`` checks its auth URL with).
 Usage: ``python _bench_server.py PORTFILE`` (writes the chosen port to PORTFILE).
 """
 
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 BODY = b'{"images": [{"id": "3f0c", "name": "cirros", "status": "active"}]}'
 BLOCK = b"\0" * (1 << 20)
+VERSION = b'{"version": {"id": "v3.14", "status": "stable", "links": []}}'
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -37,12 +39,13 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(part)
                 size -= len(part)
             return
+        body = VERSION if url.path == "/v3" else BODY
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Content-Length", str(len(body)))
         self.send_header("x-openstack-request-id", "req-bench")
         self.end_headers()
-        self.wfile.write(BODY)
+        self.wfile.write(body)
 
     def do_POST(self) -> None:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -61,12 +63,24 @@ def test_curl_script_same_output_every_call_named_secrets_redacted(devcloud: Any
         assert sent == token
 
 
-def test_osc_records_the_same_sequence_as_the_hooks(devcloud: Any, tmp_path: Path) -> None:
-    osc = [str(devcloud.openstack), "flavor", "list", "-f", "value", "-c", "Name"]
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["flavor", "list", "-f", "value", "-c", "Name"],
+        ["image", "list", "-f", "value", "-c", "Name"],
+        ["server", "list", "-f", "value", "-c", "Name"],
+        ["flavor", "show", "m1.tiny", "-f", "value", "-c", "ram"],
+    ],
+    ids=lambda args: "-".join(args[:2]),
+)
+def test_osc_records_the_same_sequence_as_the_hooks(devcloud: Any, tmp_path: Path, args: list[str]) -> None:
+    osc = [str(devcloud.openstack), *args]
     hooks, proxied = tmp_path / "hooks.db", tmp_path / "proxy.db"
     by_hooks = _run(devcloud, osc, hooks)
     by_proxy = _run(devcloud, osc, proxied, "--proxy")
+    assert by_hooks.returncode == 0, by_hooks.stderr
     assert (by_proxy.returncode, by_proxy.stdout) == (by_hooks.returncode, by_hooks.stdout)
+    # NOTE: (service, method, path template, status), in order: what each view is built on.
     assert _sequence(proxied) == _sequence(hooks)
     assert len(_sequence(proxied)) >= 2
 
@@ -97,3 +111,55 @@ def test_non_keystone_auth_url_is_one_line_error(devcloud: Any, tmp_path: Path) 
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "stacktap:" in result.stderr and "Traceback" not in result.stderr
+
+
+def _ignore_sigint() -> None:
+    # NOTE: what a shell does to a background job (``stacktap proxy &``): the proxy must
+    # still end cleanly on SIGINT.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_standalone_proxy_stores_every_call_when_stopped(devcloud: Any, tmp_path: Path, signum: int) -> None:
+    db = tmp_path / "st.db"
+    command = [*devcloud.stacktap, "proxy", "--db", str(db), "--auth-url", devcloud.env["OS_AUTH_URL"]]
+    server = subprocess.Popen(
+        command,
+        env=devcloud.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=_ignore_sigint,
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        match = re.search(r"OS_AUTH_URL=(\S+) \(run (\w+);", line)
+        assert match, line
+        auth_url, run_id = match.groups()
+        client = subprocess.run(
+            ["sh", str(CURL_SCRIPT)],
+            env={**devcloud.env, "OS_AUTH_URL": auth_url},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert client.returncode == 0, client.stderr
+        server.send_signal(signum)
+        _, err = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, err
+    assert "Traceback" not in err and f"stacktap show {run_id}" in err
+    with Store(str(db)) as store:
+        trace = load_trace(store, run_id, with_traces=False)
+    assert trace.run.ended is not None
+    assert [(c.peer.label, c.method, c.status) for c in trace.calls] == [
+        ("keystone", "POST", 201),
+        ("glance", "GET", 200),
+        ("nova", "GET", 200),
+    ]
+    assert devcloud.password.encode() not in _stored_bytes(db)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
+import threading
 import time
+from types import FrameType
 
 import click
 
@@ -58,14 +59,32 @@ def proxy(
         server = Proxy(auth_url, path, run.id, listen=address, cacert=cacert, insecure=insecure)
     except ProxyError as exc:
         raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    _on_stop_signals(stop)
+    server.start()
     click.echo(f"stacktap proxy: OS_AUTH_URL={server.auth_url} (run {run.id}; Ctrl-C ends)")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        while not stop.wait(0.5):
+            pass
     finally:
         server.close()
         with Store(path) as store:
             store.finish_run(run.id, 0)
     click.echo(f"stacktap proxy: stopped; stacktap show {run.id}", err=True)
+
+
+def _on_stop_signals(stop: threading.Event) -> None:
+    """SIGINT, SIGTERM and SIGHUP end the proxy cleanly (``stop`` set; the main thread stores
+    everything and finishes the run).
+
+    NOTE: set explicitly, SIGINT too: a shell starts a background job (``stacktap proxy &``)
+    with SIGINT ignored, and Python then installs no KeyboardInterrupt handler, so Ctrl-C or
+    ``kill -INT`` did nothing and a later SIGKILL lost the calls not yet written. The proxy
+    serves in its own thread; the handler only sets the event (nothing runs inside a request).
+    """
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, handler)
