@@ -63,7 +63,13 @@ class _FailClosedRedactor(object):
         ]
 
     def url(self, url: str) -> str:
-        return url.split("?", 1)[0]
+        # NOTE: no query, no fragment, no userinfo (``http://user:pass@host/``).
+        head = url.split("?", 1)[0].split("#", 1)[0]
+        scheme, sep, rest = head.partition("://")
+        if not sep:
+            return head
+        netloc, slash, path = rest.partition("/")
+        return "%s://%s%s%s" % (scheme, netloc.rpartition("@")[2], slash, path)
 
     def body_text(self, text: str, content_type: Optional[str]) -> Tuple[str, str]:
         return BODY_REDACTED, self.mark(text)
@@ -260,13 +266,15 @@ class Enricher(object):
         )
         call.local_service = call.local_service or self._recorder.service
         call.url = redactor.url(raw_url)
+        call.request_headers = request_headers
+        call.response_headers = response_headers
+        # NOTE: bodies first, so the secrets marked in them are known when the derived
+        # fields (reason phrase, request ids, messages) are scrubbed for their echoes.
+        call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
+        call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
         # NOTE: derived fields come from redacted values (a v2 /tokens/<token> path).
         call.path_template = self._message(call.path_template) or path_template(call.url)
         call.reason = self._message(call.reason)
-        call.request_headers = request_headers
-        call.response_headers = response_headers
-        call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
-        call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
         call.request_id = self._message(
             call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
         )
@@ -317,6 +325,10 @@ class Enricher(object):
                 return
             raw = raw.data
         for entry in parse_catalog(raw):
+            # NOTE: an endpoint URL may carry userinfo (``http://user:pass@host/``): the
+            # catalog table, the peer endpoint and diagrams all read this redacted one
+            # (the map matches on scheme, host, port and path, which redaction keeps).
+            entry.url = self.redactor.url(entry.url)
             key = (entry.service_type, entry.interface, entry.region, entry.url)
             if key in self._catalog_seen:
                 continue
