@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact import REDACT_KEYS_ENV, Redactor, default_redactor, is_mark, mark
+from stacktap.redact_echo import EchoMemory
 
 FERNET = "gAAAAABm" + "Zx9Kd1_-fernetTokenBody0123456789abcdefABCDEF" * 3
 PASSWORD = "S3cret-Pa55word"
@@ -320,11 +321,20 @@ def test_remembered_token_is_replaced_in_later_bodies_and_urls() -> None:
     assert redactor.body_text("expired: " + token, "text/plain") == (BODY_TEXT, "expired: " + m(token))
 
 
-def test_remembered_password_is_replaced_but_plain_words_are_not() -> None:
+def test_remembered_passwords_are_replaced_even_short_plain_words() -> None:
     redactor = Redactor()
-    redact_json({"password": PASSWORD, "other": {"password": "password"}}, redactor)
-    later = redact_json({"methods": ["password"], "error": f"Invalid input: '{PASSWORD}'"}, redactor)
-    assert later == {"methods": ["password"], "error": f"Invalid input: '{m(PASSWORD)}'"}
+    redact_json({"password": PASSWORD, "other": {"password": "hunter"}, "pin": {"password": "abc"}}, redactor)
+    error = f"Invalid input: '{PASSWORD}', hunter, abc"
+    later = redact_json({"methods": ["password"], "error": error}, redactor)
+    assert later == {"methods": ["password"], "error": f"Invalid input: '{m(PASSWORD)}', {m('hunter')}, abc"}
+
+
+def test_echo_memory_skips_what_would_only_be_false_positives() -> None:
+    redactor = Redactor()
+    for value in ("abc", "true", "8080", "null", "1.5"):
+        redactor.mark(value)
+    text = '{"port": 8080, "ok": true, "x": null, "v": "1.5", "a": "abc"}'
+    assert redactor.body_text(text, "application/json") == (BODY_JSON, text)
 
 
 def test_fernet_looking_tokens_are_marked_anywhere() -> None:
@@ -333,12 +343,29 @@ def test_fernet_looking_tokens_are_marked_anywhere() -> None:
     assert redact_json({"note": "see " + FERNET}, redactor) == {"note": "see " + m(FERNET)}
 
 
-def test_remembered_secrets_are_capped() -> None:
+def test_remembered_secrets_are_not_capped_at_a_few() -> None:
     redactor = Redactor()
-    for i in range(100):
+    for i in range(1000):
         redactor.mark(f"secret-value-{i:03d}")
-    assert redactor.url("http://h/secret-value-099") == "http://h/" + m("secret-value-099")
-    assert redactor.url("http://h/secret-value-000") == "http://h/secret-value-000"
+    assert redactor.url("http://h/secret-value-999") == "http://h/" + m("secret-value-999")
+    assert redactor.url("http://h/secret-value-000") == "http://h/" + m("secret-value-000")
+
+
+def test_echo_memory_is_bounded_oldest_forgotten_first() -> None:
+    memory = EchoMemory(max_values=3)
+    for value in ("first-secret", "second-secret", "third-secret", "fourth-secret"):
+        memory.add(value)
+    assert len(memory) == 3
+    assert memory.replace("a first-secret b fourth-secret", lambda v: "M") == "a first-secret b M"
+
+
+def test_echo_memory_finds_values_with_separators_and_not_glued_ones() -> None:
+    memory = EchoMemory()
+    memory.add("p@ss w0rd!")
+    memory.add("Mk123")
+    assert memory.replace("said 'p@ss w0rd!' twice: p@ss w0rd!", lambda v: "M") == "said 'M' twice: M"
+    assert memory.replace("xMk123 Mk123 /Mk123/", lambda v: "M") == "xMk123 M /M/"
+    assert not memory.may_hold("nothing here")
 
 
 # -- unparseable, text and form bodies --------------------------------------------------------

@@ -5,7 +5,7 @@ is replaced by a *mark*, ``{SHA256}`` + the first 16 hex digits of its sha256, s
 secrets stay linkable (the token sent in ``X-Auth-Token`` of one call and validated in
 ``X-Subject-Token`` of another get the same mark) while the value itself is gone.
 
-Rules:
+Rules (marks are keyed HMACs, see :mod:`stacktap.redact_marks`):
 
 - headers: the token/credential headers in ``SECRET_HEADERS``; ``Authorization`` keeps its
   scheme (``Bearer {SHA256}...``), cookies keep their names and attributes;
@@ -20,10 +20,11 @@ Rules:
 - form bodies (``application/x-www-form-urlencoded``): the JSON and query keys;
 - anything that looks like a keystone token (fernet ``gAAAAA...``, JWS ``eyJ...``), and
   the exact values of secrets this Redactor has already marked (token headers, passwords...)
-  wherever they show up verbatim later: a v2 ``/v2.0/tokens/<token>`` path, an error
-  message echoing a password. Values shorter than 8 characters, or plain words shorter than
-  16 letters, are not remembered: replacing ``password`` everywhere would mangle
-  ``"methods": ["password"]``;
+  wherever they show up verbatim later, or elsewhere in the same body: a v2
+  ``/v2.0/tokens/<token>`` path, an error message echoing a password, a password quoted in
+  the description of the user being created. The memory has no small cap: see
+  :mod:`stacktap.redact_echo` for how it is bounded and what it skips (values under 4
+  characters, short numbers, ``true``/``null``);
 - a body that cannot be parsed (truncated JSON, odd content type) is kept only when no
   sensitive key name appears in it; otherwise it is replaced whole (``BODY_REDACTED``).
 
@@ -42,6 +43,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+from stacktap.redact_echo import MAX_VALUES, EchoMemory
 from stacktap.redact_marks import keyed_digest
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
 from stacktap.redact_values import may_hold_form_secret, redact_forms
@@ -149,9 +151,8 @@ TOKEN_RE = re.compile(
     r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
 )
 
-#: How many secret values a Redactor remembers (newest kept): each costs one substring scan.
-MAX_REMEMBERED = 32
-_MIN_REMEMBERED_LEN = 8
+#: How many secret values a Redactor remembers (see :mod:`stacktap.redact_echo`'s bound).
+MAX_REMEMBERED = MAX_VALUES
 
 _UNPARSEABLE = "<redacted: unparseable body that may hold secrets, %d bytes>"
 _FAILED = "<redacted: %s>"
@@ -176,13 +177,6 @@ def is_mark(text: Optional[str]) -> bool:
     return bool(text) and bool(_WHOLE_MARK_RE.match(text or ""))
 
 
-def _worth_remembering(value: str) -> bool:
-    # NOTE: a short value or a plain word would be replaced in innocent places later.
-    if len(value) < _MIN_REMEMBERED_LEN or is_mark(value):
-        return False
-    return len(value) >= 16 or not value.isalpha()
-
-
 class Redactor:
     """Applies the redaction rules; remembers the secrets it marked to catch them again.
 
@@ -201,9 +195,7 @@ class Redactor:
         self._header_special = (
             self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS | _TEXT_URL_HEADERS
         )
-        self._lock = threading.Lock()
-        self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
-        self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
+        self._echoes = EchoMemory()
 
     # -- marks and memory ----------------------------------------------------------------
 
@@ -211,23 +203,16 @@ class Redactor:
         """The mark of ``value`` (see :func:`mark`); the value is remembered for later scans."""
         marked = mark(value)
         try:
-            if isinstance(value, str) and value not in self._remembered and _worth_remembering(value):
-                with self._lock:
-                    self._remembered[value] = marked
-                    while len(self._remembered) > MAX_REMEMBERED:
-                        del self._remembered[next(iter(self._remembered))]
-                    self._scan = tuple(
-                        sorted(self._remembered.items(), key=lambda item: len(item[0]), reverse=True)
-                    )
+            if isinstance(value, str):
+                self._echoes.add(value)
         except Exception:
             pass
         return marked
 
     def _scrub(self, text: str) -> str:
         """``text`` with remembered secrets and keystone-token look-alikes marked."""
-        for value, marked in self._scan:
-            if value in text:
-                text = text.replace(value, marked)
+        if self._echoes.may_hold(text):
+            text = self._echoes.replace(text, mark)
         if "gAAAAA" in text or "eyJ" in text:
             text = TOKEN_RE.sub(lambda m: self.mark(_unpad(m.group(0))), text)
         return text
@@ -236,11 +221,7 @@ class Redactor:
         return "gAAAAA" in text or "eyJ" in text or self._holds_remembered(text)
 
     def _holds_remembered(self, text: str) -> bool:
-        # NOTE: a plain loop: any() over a generator costs more than the scan on short values.
-        for value, _marked in self._scan:  # noqa: SIM110
-            if value in text:
-                return True
-        return False
+        return self._echoes.may_hold(text)
 
     def _suspect(self, text: str) -> bool:
         lowered = text.lower()
@@ -263,7 +244,7 @@ class Redactor:
                     and not is_secret_name(name)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
-                    and not (self._scan and self._holds_remembered(value))
+                    and not (self._echoes and self._echoes.may_hold(value))
                 ):
                     out.append((name, value))
                 else:
@@ -300,7 +281,7 @@ class Redactor:
                     and not is_secret_name(lname)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
-                    and not (self._scan and self._holds_remembered(value))
+                    and not (self._echoes and self._echoes.may_hold(value))
                 ):
                     out.append((name, value))
                 else:
@@ -455,14 +436,29 @@ class Redactor:
             if not scrub and not self._json_may_hold_secret(text):
                 # NOTE: the walk would change nothing (see _json_may_hold_secret): skip it.
                 return BODY_JSON, text
-            walk = _Walk(self, scrub=scrub)
+            # NOTE: remembered secrets and token look-alikes are scrubbed once, on the
+            # serialized result, rather than in each string (75,000 of them in a 1 MiB list).
+            walk = _Walk(self, scrub=False)
             redacted = walk.value(document)
-            if not walk.changed:
-                return BODY_JSON, text
-            return BODY_JSON, walk.suppress_echoes(json.dumps(redacted, ensure_ascii=False))
+            out = json.dumps(redacted, ensure_ascii=False) if walk.changed else text
+            if scrub or walk.marked:
+                out = self._scrub_json(out)
+            return BODY_JSON, out
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
         return self._unparseable(text, ctype in ("", "text/plain", "application/octet-stream"))
+
+    def _scrub_json(self, text: str) -> str:
+        """Serialized JSON with remembered secrets (those just marked in it included: a
+        password quoted in the description of the same body) and token look-alikes marked;
+        the whole text is marked when a replacement broke its syntax (a number replaced)."""
+        scrubbed = self._scrub(text)
+        if scrubbed is not text and scrubbed != text:
+            try:
+                json.loads(scrubbed)
+            except ValueError:
+                return json.dumps(mark(text))
+        return scrubbed
 
     def _json_may_hold_secret(self, text: str) -> bool:
         """Whether walking the JSON ``text`` could change anything (False only when sure).
@@ -487,7 +483,7 @@ class Redactor:
             # which also replace an URL that does not parse (fail closed): walk it.
             return True
         normalized = text.lower().replace("_", "").replace("-", "")
-        for needle in self._key_needles:  # noqa: SIM110 (see _holds_remembered)
+        for needle in self._key_needles:  # noqa: SIM110 (a plain loop: cheaper than any() here)
             if needle in normalized:
                 return True
         return False
@@ -547,23 +543,6 @@ class _Walk:
         if isinstance(value, str):
             self.marked.append(text)
         return self.redactor.mark(text)
-
-    def suppress_echoes(self, text: str) -> str:
-        """``text`` (the redacted document, serialized) with every secret marked in it also
-        marked where it is repeated (a password quoted in a description of the same body)."""
-        original = text
-        for value in sorted(set(self.marked), key=len, reverse=True):
-            if len(value) < 6 or is_mark(value) or not value.strip("0123456789.eE+-"):
-                continue
-            needle = json.dumps(value, ensure_ascii=False)[1:-1]
-            if needle in text:
-                text = text.replace(needle, mark(value))
-        if text is not original:
-            try:
-                json.loads(text)
-            except ValueError:  # NOTE: a replacement broke the syntax: mark the whole body
-                return json.dumps(mark(original))
-        return text
 
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
         if isinstance(value, dict):
