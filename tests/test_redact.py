@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stacktap.agent.bodies import make_body
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact import REDACT_KEYS_ENV, Redactor, default_redactor, is_mark, mark
 from stacktap.redact_echo import EchoMemory
@@ -317,7 +318,9 @@ def test_remembered_token_is_replaced_in_later_bodies_and_urls() -> None:
     assert redactor.url("http://h:5000/v2.0/tokens/" + token) == "http://h:5000/v2.0/tokens/" + m(token)
     _kind, text = redactor.body_text(json.dumps({"message": f"bad token {token}"}), "application/json")
     assert json.loads(text) == {"message": f"bad token {m(token)}"}
-    assert redactor.body_text(f"token {token} expired", "text/plain")[0] == BODY_REDACTED
+    expired = redactor.body_text(f"token {token} expired", "text/plain")
+    assert expired == (BODY_TEXT, f"token {m(token)} expired")
+    assert redactor.body_text("your token expired", "text/plain")[0] == BODY_REDACTED
     assert redactor.body_text("expired: " + token, "text/plain") == (BODY_TEXT, "expired: " + m(token))
 
 
@@ -374,16 +377,15 @@ def test_echo_memory_finds_values_with_separators_and_not_glued_ones() -> None:
 @pytest.mark.parametrize(
     ("text", "content_type", "kind"),
     [
-        ('{"auth": {"passwordCredentials": {"password": "hun', "application/json", BODY_REDACTED),
         ('{"images": [{"id": "1", "name": "cir', "application/json", BODY_TEXT),
         ("<html>Enter your Password</html>", "text/html", BODY_REDACTED),
         ("<html>hello</html>", "text/html", BODY_TEXT),
-        ("secret: yes\n", "application/yaml", BODY_REDACTED),
+        ("the api-key is in the vault", "text/plain", BODY_REDACTED),
         ("plain words", None, BODY_TEXT),
         ("[1, 2", None, BODY_TEXT),
     ],
 )
-def test_unparseable_bodies_are_kept_only_when_no_rule_could_apply(
+def test_unparseable_bodies_are_kept_unless_a_secret_name_is_left_unmarked(
     text: str, content_type: str | None, kind: str
 ) -> None:
     got_kind, got_text = Redactor().body_text(text, content_type)
@@ -393,6 +395,40 @@ def test_unparseable_bodies_are_kept_only_when_no_rule_could_apply(
         assert got_text == f"<redacted: unparseable body that may hold secrets, {size} bytes>"
     else:
         assert got_text == text
+
+
+PREFIXES = [
+    ('{"auth": {"passwordCredentials": {"password": "S3cretCut', "application/json"),
+    ('{"user": {"name": "u", "password": "S3cretP1", "description": "was S3cretP1"}, "x": [1, 2', None),
+    ('[{"op": "add", "path": "/driver_info/ipmi_password", "value": "S3cretPatch"}, {"op": "rem', None),
+    ('{"token": {"id": "S3cretTokId", "x": "', "application/json"),
+    ('{"private-key": "S3cretKebab", "api_key": "S3cretSnake", "x-api-key": 12345678, "l": ["', None),
+    ('{"secrets": ["S3cretList1", "S3cretList2"], "more": {"blob": {"a": "S3cretBlob"}}, "n', None),
+    ('{"config": "{\\"password\\": \\"S3cretNested\\"}", "url": "http://u:S3cretUrl@h/", "y', None),
+    ('{"outputs": [{"output_key": "db_password", "output_value": "S3cretOut"}, {"ou', None),
+    ("secret: S3cretYaml\nname: x\nprivate-key: S3cretYaml2\napi_key=S3cretIni\n", "application/yaml"),
+    ("<creds><password>S3cretXml</password><user>bob</user></creds>", "application/xml"),
+    ("X-API-Key: S3cretHdr\nAccept: */*\n", "text/plain"),
+    ("GET /x?api-key=S3cretQ&limit=1 HTTP/1.1", "text/plain"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIE S3cretPem", "text/plain"),
+]
+
+
+@pytest.mark.parametrize(("text", "content_type"), PREFIXES)
+def test_cut_and_unparseable_bodies_are_redacted_on_what_was_read(
+    text: str, content_type: str | None
+) -> None:
+    kind, out = Redactor().body_text(text, content_type)
+    assert kind == BODY_TEXT, out
+    assert ("S3cret" not in out and "{SHA256}" in out) or "<redacted" in out, out
+
+
+def test_a_body_past_the_cap_keeps_its_readable_prefix() -> None:
+    document = {"server": {"name": "vm", "adminPass": "S3cretCap1", "metadata": {"api-key": "S3cretCap2"}}}
+    text = json.dumps(document)[:-2] + ', "pad": "' + "x" * 5000 + '"}}'
+    body = make_body(text.encode(), "application/json", 200, Redactor())
+    assert body.truncated and body.kind == BODY_TEXT
+    assert "S3cret" not in (body.text or "") and '"name": "vm"' in (body.text or "")
 
 
 @pytest.mark.parametrize(

@@ -25,8 +25,10 @@ Rules (marks are keyed HMACs, see :mod:`stacktap.redact_marks`):
   the description of the user being created. The memory has no small cap: see
   :mod:`stacktap.redact_echo` for how it is bounded and what it skips (values under 4
   characters, short numbers, ``true``/``null``);
-- a body that cannot be parsed (truncated JSON, odd content type) is kept only when no
-  sensitive key name appears in it; otherwise it is replaced whole (``BODY_REDACTED``).
+- a body that cannot be parsed (JSON cut at the body cap, text) is redacted on what was
+  read (:mod:`stacktap.redact_partial`: a JSON prefix token by token, text by its
+  ``name=value`` pairs, XML elements and PEM blocks); it is replaced whole
+  (``BODY_REDACTED``) only when a secret's name is left in it without a mark after it.
 
 Nothing here raises: on any internal error the value is replaced whole by a mark.
 
@@ -46,6 +48,7 @@ from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact_echo import MAX_VALUES, EchoMemory
 from stacktap.redact_marks import keyed_digest
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
+from stacktap.redact_partial import redact_json_prefix, redact_text, unmarked_secret_word
 from stacktap.redact_values import may_hold_form_secret, redact_forms
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
@@ -126,25 +129,6 @@ SECRET_QUERY_KEYS = frozenset(
 )
 #: Keys whose whole value is marked, whatever its type.
 _WHOLE_VALUE_KEYS = frozenset(["blob", "userdata"])  # nova's base64 user data: mark only
-#: Words whose presence makes an unparseable body suspect (searched case-insensitively).
-_SUSPECT_WORDS = (
-    "password",
-    "adminpass",
-    "admin_pass",
-    "secret",
-    "token",
-    "passcode",
-    "passphrase",
-    "private_key",
-    "privatekey",
-    "blob",
-    "psk",
-    "signature",
-    "temp_url_sig",
-    "api_key",
-    "apikey",
-)
-
 #: Keystone tokens: fernet (``gAAAAA`` + url-safe base64) and JWS (``eyJ...`` x3).
 TOKEN_RE = re.compile(
     r"gAAAAA[A-Za-z0-9_\-]{60,}(?:=|%3[dD]){0,2}"
@@ -190,7 +174,7 @@ class Redactor:
         self.query_keys = SECRET_QUERY_KEYS | normalized
         self.form_keys = self.json_keys | self.query_keys
         self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
-        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | set(NEEDLES) | {k.lower() for k in extra}))
+        self._extra_keys = normalized
         self._key_needles = _needles(self.json_keys | self.query_keys | set(NEEDLES))
         self._header_special = (
             self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS | _TEXT_URL_HEADERS
@@ -222,10 +206,6 @@ class Redactor:
 
     def _holds_remembered(self, text: str) -> bool:
         return self._echoes.may_hold(text)
-
-    def _suspect(self, text: str) -> bool:
-        lowered = text.lower()
-        return any(word in lowered for word in self._suspect_words)
 
     # -- headers ---------------------------------------------------------------------------
 
@@ -489,14 +469,41 @@ class Redactor:
         return False
 
     def _unparseable(self, text: str, plain: bool = False) -> Tuple[str, str]:
-        if self._suspect(text):
-            return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        """A body that did not parse (cut at the cap, or not JSON): redacted on what was
+        read (see :mod:`stacktap.redact_partial`); replaced whole only when a secret's name
+        is left without a mark after it (prose, or a layout no rule knows)."""
         word = text.strip()
         if plain and len(word) >= 8 and not word.isdigit() and not any(c.isspace() for c in word):
             # NOTE: one long word is a key, a token or a passphrase (a text/plain barbican
             # payload), not a message: marked whole.
             return BODY_TEXT, self.mark(word)
-        return BODY_TEXT, self._scrub(text)
+        if word[:1] in ("{", "["):
+            rules = (self._secret_key, self._whole_key, self.mark, self._string_rules)
+            prefix = redact_json_prefix(text, *rules)
+            if prefix is not None:
+                return BODY_TEXT, self._scrub(prefix)
+        redacted = self._scrub(redact_text(text, self.mark, self._secret_pair_name))
+        if unmarked_secret_word(redacted, self._secret_word):
+            return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        return BODY_TEXT, redacted
+
+    def _secret_key(self, key: str) -> bool:
+        return _norm(key) in self.json_keys or is_secret_name(key)
+
+    def _whole_key(self, key: str) -> bool:
+        return _norm(key) in _WHOLE_VALUE_KEYS
+
+    def _secret_pair_name(self, name: str) -> bool:
+        return _norm(name) in self.form_keys or is_secret_query_name(name)
+
+    def _secret_word(self, word: str) -> bool:
+        return is_secret_name(word) or _norm(word) in self._extra_keys
+
+    def _string_rules(self, value: str) -> str:
+        """A JSON string that is not a secret, as the walk would redact it (URLs, JSON and
+        YAML held in it, PEM blocks)."""
+        result = _Walk(self, scrub=False).value(value)
+        return result if isinstance(result, str) else value
 
     def json(self, obj: Any) -> Any:
         """A redacted copy of parsed JSON (dicts, lists, scalars); ``obj`` is left alone."""

@@ -54,6 +54,8 @@ SHAPES: list[tuple[Any, ...]] = [
     ("oauth2", "POST", "/token", {}, "grant_type=authorization_code&code={S}&code_verifier={S}&client_secret={S}&refresh_token={S}", "application/x-www-form-urlencoded", {}, {"access_token": "{S}", "token_type": "Bearer", "refresh_token": "{S}"}, "application/json"),
     ("oauth1", "POST", "/v3/OS-OAUTH1/access_token?oauth_verifier={S}", {}, None, None, {}, "oauth_token=a&oauth_token_secret={S}", "application/x-www-form-urlencoded"),
     ("generic", "GET", "/x?api_key={S}&sig={S}&passwd={S}", {"X-API-Key": "{S}", "X-Amz-Security-Token": "{S}", "X-Instance-ID-Signature": "{S}", "URL-Signature": "{S}", "Authorization": "Bearer {S}"}, None, None, {"Set-Cookie": "a={S}; Path=/, b={S}; Path=/", "Link": "<http://h/next?token={S}>; rel=next"}, {"config": json.dumps({"password": "{S}"})}, "application/json"),
+    ("past the cap", "POST", "/v1/p/stacks", {}, {"stack_name": "s", "parameters": {"db_password": "{S}", "api-key": "{S}"}, "description": "from {E}", "template": "{P}"}, "application/json", {}, {"user": {"password": "{S}", "private-key": "{S}", "description": "{P}"}}, "application/json"),
+    ("past the cap", "PUT", "/cap-text", {}, "private-key={S}\nx-api-key: {S}\n<password>{S}</password>\n{P}", "text/plain", {}, "-----BEGIN PRIVATE KEY-----\n{S}\n{P}", "text/plain"),
     ("generic", "POST", "/form", {}, "user%5Bpassword%5D={S}&os_password={S}&name=x", "application/x-www-form-urlencoded", {}, _pem("{S}"), "text/plain"),
 ]  # fmt: skip
 
@@ -65,6 +67,7 @@ def _fill(value: Any, markers: list[str], host: str = "127.0.0.1:9") -> Any:
             marker = "Mk" + secrets.token_hex(8)
             markers.append(marker)
             value = value.replace("{S}", marker, 1)
+        value = value.replace("{P}", "lorem ipsum " * 700)  # past the 4 KiB cap of the tests
         return value.replace("{E}", markers[-1]) if markers else value
     if isinstance(value, dict):
         return {k: _fill(v, markers, host) for k, v in value.items()}
@@ -112,13 +115,16 @@ def _encode(body: Any) -> bytes | None:
 
 
 @pytest.mark.parametrize("client", ["requests", "urllib3"])
-def test_no_secret_marker_reaches_the_store(tmp_path: Path, server: str, client: str) -> None:
+def test_no_secret_marker_reaches_the_store(
+    tmp_path: Path, server: str, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import requests
     import urllib3
 
     sent: list[tuple[str, list[str]]] = []
     db = tmp_path / "corpus.db"
     pool = urllib3.PoolManager()
+    monkeypatch.setenv("STACKTAP_BODY_CAP", "4k")
     with stacktap.trace(db=str(db), label="corpus"):
         for index, shape in enumerate(SHAPES):
             markers: list[str] = []
@@ -138,7 +144,11 @@ def test_no_secret_marker_reaches_the_store(tmp_path: Path, server: str, client:
             sent.append((category, markers))
     with Store(str(db)) as store:
         [run] = store.runs()
-        assert len(store.calls(run.id)) == len(SHAPES)
+        calls = store.calls(run.id)
+        assert len(calls) == len(SHAPES)
+    # bodies past the cap are redacted on what was read, not replaced whole
+    cut = [b for c in calls for b in (c.request_body, c.response_body) if b.truncated]
+    assert len(cut) >= 4 and all(b.kind == "text" and "{SHA256}" in (b.text or "") for b in cut), cut
     data = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("corpus.db"))
     leaks: dict[str, list[str]] = {}
     total: dict[str, int] = {}
@@ -214,7 +224,7 @@ def test_no_secret_marker_reaches_the_store_or_outputs_under_stacktap_run(
     )
     sent.append(("argv", argv_markers))
     db = tmp_path / "corpus.db"
-    env = dict(os.environ, STACKTAP_DB=str(db))
+    env = dict(os.environ, STACKTAP_DB=str(db), STACKTAP_BODY_CAP="4k")
     stacktap = [str(Path(sys.executable).with_name("stacktap"))]
     child = [sys.executable, str(tmp_path / "child.py"), str(tmp_path / "plan.json"), *argv]
     proc = subprocess.run(
