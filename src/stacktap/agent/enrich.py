@@ -196,6 +196,7 @@ class Enricher(object):
         call_site, stack = _site_and_stack(ex)
         # NOTE: derived fields come from the redacted URL (a v2 /tokens/<token> path).
         url = redactor.url(ex.url)
+        redacted_request, redacted_response = _first_values(request_headers), _first_values(response_headers)
         call = Call(
             run_id=run_id,
             method=ex.method,
@@ -222,8 +223,9 @@ class Enricher(object):
             else Body(),
             time_to_headers=ex.time_to_headers,
             duration=ex.duration,
-            request_id=self._message(_first_header(response_values, _REQUEST_ID_HEADERS)),
-            global_request_id=self._message(_first_header(request_values, _GLOBAL_ID_HEADERS)),
+            # NOTE: ids from the redacted headers, scrubbed again for echoes of the bodies.
+            request_id=self._message(_first_header(redacted_response, _REQUEST_ID_HEADERS)),
+            global_request_id=self._message(_first_header(redacted_request, _GLOBAL_ID_HEADERS)),
             call_site=call_site,
             stack=stack,
             error_type=ex.error_type,
@@ -276,10 +278,10 @@ class Enricher(object):
         call.path_template = self._message(call.path_template) or path_template(call.url)
         call.reason = self._message(call.reason)
         call.request_id = self._message(
-            call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
+            call.request_id or _first_header(_first_values(response_headers), _REQUEST_ID_HEADERS)
         )
         call.global_request_id = self._message(
-            call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
+            call.global_request_id or _first_header(_first_values(request_headers), _GLOBAL_ID_HEADERS)
         )
         call.error_message = self._message(call.error_message)
         self._redact_policy_checks(call)
