@@ -48,7 +48,7 @@ from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact_echo import MAX_VALUES, EchoMemory
 from stacktap.redact_marks import keyed_digest
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
-from stacktap.redact_partial import redact_json_prefix, redact_text, unmarked_secret_word
+from stacktap.redact_partial import redact_json_prefix, redact_multipart, redact_text, unmarked_secret_word
 from stacktap.redact_values import may_hold_form_secret, redact_forms
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
@@ -426,6 +426,11 @@ class Redactor:
             return BODY_JSON, out
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
+        if ctype == "multipart/form-data":
+            rules = (self._secret_pair_name, self.mark, self._field_text)
+            multipart = redact_multipart(text, content_type or "", *rules)
+            if multipart is not None:
+                return BODY_TEXT, multipart
         return self._unparseable(text, ctype in ("", "text/plain", "application/octet-stream"))
 
     def _scrub_json(self, text: str) -> str:
@@ -487,6 +492,11 @@ class Redactor:
             return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
         return BODY_TEXT, redacted
 
+    def _field_text(self, text: str) -> Optional[str]:
+        """A multipart field's text redacted by the text rules; None to replace it whole."""
+        kind, redacted = self._unparseable(text)
+        return None if kind == BODY_REDACTED else redacted
+
     def _secret_key(self, key: str) -> bool:
         return _norm(key) in self.json_keys or is_secret_name(key)
 
@@ -532,6 +542,8 @@ _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
 #: (name key, value key) of objects whose value is named by a sibling.
 _NAMED_VALUE_PAIRS = (("output_key", "output_value"), ("key", "value"), ("name", "value"))
+#: Keys whose strings are file contents (heat templates and their files): text rules too.
+_TEXT_RULE_KEYS = frozenset(["files", "template"])
 _FOLDED_COOKIES = re.compile(r",\s*(?=[^;,=\s]+=)")
 
 
@@ -553,7 +565,15 @@ class _Walk:
 
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
         if isinstance(value, dict):
-            return self.mapping(value, parent)
+            out = self.mapping(value, parent)
+            if secret:
+                # NOTE: a secret-named parameter's definition (heat: ``db_password: {type:
+                # string, default: ...}``): its default or value is the secret.
+                for key in ("default", "value"):
+                    item = value.get(key)
+                    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                        out[key] = self._marked(item)
+            return out
         if isinstance(value, (list, tuple)):
             return [self.value(item, secret, parent) for item in value]
         if isinstance(value, str):
@@ -574,6 +594,19 @@ class _Walk:
             return redacted
         if secret and isinstance(value, (int, float)) and not isinstance(value, bool):
             return self._marked(value)
+        return value
+
+    def _text_rules(self, value: Any) -> Any:
+        """Heat ``files``/``template`` contents (a dict of file name -> text, or the text):
+        the free-text rules too (``name=value`` anywhere, XML elements)."""
+        if isinstance(value, str):
+            redacted = redact_text(value, self._marked, self.redactor._secret_pair_name)
+            if "://" in redacted or "?" in redacted:
+                redacted = self.redactor.message(redacted)  # URLs in the text (``mysql://u:p@h``)
+            self.changed = self.changed or redacted != value
+            return redacted
+        if isinstance(value, dict):
+            return {k: self._text_rules(v) for k, v in value.items()}
         return value
 
     def _json_in_string(self, value: str) -> str:
@@ -625,6 +658,8 @@ class _Walk:
                 out[key] = self._marked(item)
             else:
                 out[key] = self.value(item, parent=name)
+                if name in _TEXT_RULE_KEYS:
+                    out[key] = self._text_rules(out[key])
         return out
 
 

@@ -196,3 +196,48 @@ def unmarked_secret_word(text: str, secret: Callable[[str], bool] = is_secret_na
             if "{SHA256}" not in after and "<redacted" not in after:
                 return True
     return False
+
+
+_BOUNDARY_RE = re.compile(r"boundary=\"?([^\";\s]+)\"?", re.IGNORECASE)
+_FIELD_NAME_RE = re.compile(r"\bname=\"([^\"]*)\"|\bname=([^;\s]+)", re.IGNORECASE)
+
+
+def redact_multipart(
+    text: str,
+    content_type: str,
+    secret: Callable[[str], bool],
+    mark: Callable[[str], str],
+    text_rules: Callable[[str], Optional[str]],
+) -> Optional[str]:
+    """A ``multipart/form-data`` body with each field judged by its name: a secret-named
+    field's value marked, a file part replaced by its size, other fields through
+    ``text_rules`` (which gives None for a field to replace whole). None without a boundary."""
+    match = _BOUNDARY_RE.search(content_type)
+    if match is None:
+        return None
+    delimiter = "--" + match.group(1)
+    parts = text.split(delimiter)
+    out = [parts[0]]
+    for part in parts[1:]:
+        if part.startswith("--"):
+            out.append(part)
+            continue
+        head, sep, content = part.partition("\r\n\r\n")
+        if not sep:
+            head, sep, content = part.partition("\n\n")
+        if not sep:  # NOTE: cut (at the cap) inside the part's headers
+            out.append(text_rules(part) or "<redacted: part of %d characters>" % len(part))
+            continue
+        tail = "\r\n" if content.endswith("\r\n") else ("\n" if content.endswith("\n") else "")
+        value = content[: len(content) - len(tail)]
+        named = _FIELD_NAME_RE.search(head)
+        name = (named.group(1) or named.group(2) or "") if named else ""
+        if "filename=" in head.lower():
+            new = "<redacted: file of %d characters>" % len(value) if value else value
+        elif name and secret(name):
+            new = mark(value) if value else value
+        else:
+            kept = text_rules(value)
+            new = kept if kept is not None else "<redacted: field of %d characters>" % len(value)
+        out.append(head + sep + new + tail)
+    return delimiter.join(out)
