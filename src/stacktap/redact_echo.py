@@ -130,17 +130,24 @@ class EchoMemory:
         """``text`` with every remembered value in it replaced by ``mark(value)``."""
         if not self._values:
             return text
-        lengths, anchors = self._lengths, self._anchors
+        anchors = self._anchors
+        # NOTE: the runs that are anchors are found in C (split, hash, a set intersection),
+        # then each one's occurrences by str.find: no Python loop over a large body's runs.
+        runs = set(_delims(text).split(text))
+        by_hash = dict(zip(map(hash, runs), runs))  # noqa: B905 (Python 3.8: no strict=)
+        found = [by_hash[key] for key in anchors.keys() & by_hash.keys()]
+        if not found:
+            return text
+        # NOTE: the anchors found, as whole runs (``\b``: anchors are runs of word
+        # characters), in one regex pass; each is then checked against its values' hashes.
+        pattern = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(found, key=len, reverse=True))))
         hits: List[Tuple[int, int]] = []
-        for start, end in _runs(text):
-            if end - start not in lengths:
-                continue
-            entries = anchors.get(hash(text[start:end]))
-            if not entries:
-                continue
-            for offset, length, whole in entries:
+        size = len(text)
+        for match in pattern.finditer(text):
+            start = match.start()
+            for offset, length, whole in anchors.get(hash(match.group(0)), ()):
                 begin = start - offset
-                if begin >= 0 and begin + length <= len(text) and hash(text[begin : begin + length]) == whole:
+                if begin >= 0 and begin + length <= size and hash(text[begin : begin + length]) == whole:
                     hits.append((begin, begin + length))
         if not hits:
             return text
