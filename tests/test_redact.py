@@ -767,3 +767,13 @@ def test_bytes_header_names_and_values_are_redacted_as_text() -> None:
     pairs = [(b"X-Auth-Token", b"t0k3n"), (b"Accept", b"*/*")]
     assert Redactor().headers(pairs) == expected
     assert Redactor().headers_indexed(pairs) == (expected, {"x-auth-token": "t0k3n", "accept": "*/*"})
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_echoes_after_escapes_are_found_with_few_or_many_remembered(count: int) -> None:
+    memory = EchoMemory()
+    for i in range(count):
+        memory.add(f"Mk{i:02d}secret")
+    text = 'a\\nMk00secret %2FMk00secret \\u00e9Mk00secret "Mk00secret" xMk00secret'
+    out = memory.replace(text, lambda v: "M")
+    assert out == 'a\\nM %2FM \\u00e9M "M" xMk00secret'

@@ -69,6 +69,43 @@ def _runs(text: str) -> Iterator[Tuple[int, int]]:
         yield pos, len(text)
 
 
+def _occurrences(text: str, anchors: List[str]) -> Iterator[Tuple[int, str]]:
+    """``(start, anchor)`` of each occurrence of the anchors in ``text`` as a whole run.
+
+    NOTE: a few anchors: one ``str.find`` scan each (fast in C); many: one regex pass over
+    all of them at once (``\\b``: anchors are runs of word characters)."""
+    if len(anchors) <= 8:
+        for anchor in anchors:
+            start = text.find(anchor)
+            while start >= 0:
+                end = start + len(anchor)
+                if _run_starts(text, start) and not _is_word(text[end : end + 1]):
+                    yield start, anchor
+                start = text.find(anchor, start + 1)
+        return
+    alternatives = "|".join(map(re.escape, sorted(anchors, key=len, reverse=True)))
+    for match in re.compile(r"%s(?:%s)(?!\w)" % (_RUN_START, alternatives)).finditer(text):
+        yield match.start(), match.group(0)
+
+
+#: Where a run may start: after a non-word character, ``\\x``, ``\\uXXXX`` or ``%XX``.
+_RUN_START = r"(?:(?<!\w)|(?<=\\[^u])|(?<=\\u[0-9A-Fa-f]{4})|(?<=%[0-9A-Fa-f]{2}))"
+
+
+def _is_word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _run_starts(text: str, start: int) -> bool:
+    if start == 0 or not _is_word(text[start - 1]):
+        return True
+    if start >= 2 and text[start - 2] == "\\":
+        return True
+    if start >= 3 and text[start - 3] == "%":
+        return all(c in "0123456789abcdefABCDEF" for c in text[start - 2 : start])
+    return start >= 6 and text[start - 6 : start - 4] == "\\u"
+
+
 class EchoMemory:
     """The remembered values of one Redactor, as hashes (thread-safe)."""
 
@@ -138,14 +175,10 @@ class EchoMemory:
         found = [by_hash[key] for key in anchors.keys() & by_hash.keys()]
         if not found:
             return text
-        # NOTE: the anchors found, as whole runs (``\b``: anchors are runs of word
-        # characters), in one regex pass; each is then checked against its values' hashes.
-        pattern = re.compile(r"\b(?:%s)\b" % "|".join(map(re.escape, sorted(found, key=len, reverse=True))))
         hits: List[Tuple[int, int]] = []
         size = len(text)
-        for match in pattern.finditer(text):
-            start = match.start()
-            for offset, length, whole in anchors.get(hash(match.group(0)), ()):
+        for start, anchor in _occurrences(text, found):
+            for offset, length, whole in anchors.get(hash(anchor), ()):
                 begin = start - offset
                 if begin >= 0 and begin + length <= size and hash(text[begin : begin + length]) == whole:
                     hits.append((begin, begin + length))
