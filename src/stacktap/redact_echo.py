@@ -31,12 +31,21 @@ from typing import Callable, Deque, Dict, Iterator, List, Set, Tuple
 
 #: Characters between runs: non-word characters, ``%XX`` and JSON escapes.
 _DELIMS = re.compile(r"(?:%[0-9A-Fa-f]{2}|\\u[0-9A-Fa-f]{4}|\\.|\W)+")
-#: The same, for a text without ``%`` or ``\\`` (three times faster on a large body).
-_PLAIN_DELIMS = re.compile(r"\W+")
 
 
-def _delims(text: str) -> "re.Pattern[str]":
-    return _DELIMS if "%" in text or "\\" in text else _PLAIN_DELIMS
+#: ASCII non-word characters as spaces: ``str.translate`` + ``str.split`` cut a text
+#: without escapes into runs ten times faster than a regex split.
+_TO_SPACE = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
+
+
+def _split(text: str) -> List[str]:
+    """The runs of ``text``.
+
+    NOTE: without ``%`` or ``\\``, only ASCII non-word characters separate runs (a value
+    next to ``«`` is then not found there); with them, any non-word character and escapes."""
+    if "%" in text or "\\" in text:
+        return _DELIMS.split(text)
+    return text.translate(_TO_SPACE).split()
 _MARK_RE = re.compile(r"^\{SHA256\}[0-9a-f]{16}$")
 MIN_LENGTH = 4
 _SHORT_NUMBER = 8
@@ -56,17 +65,6 @@ def worth_remembering(value: str) -> bool:
     if len(value) < MIN_LENGTH or value.lower() in _LITERALS or _MARK_RE.match(value):
         return False
     return not (len(value) < _SHORT_NUMBER and not value.strip("0123456789.,+-eE"))
-
-
-def _runs(text: str) -> Iterator[Tuple[int, int]]:
-    """``(start, end)`` of each run of ``text``."""
-    pos = 0
-    for match in _delims(text).finditer(text):
-        if match.start() > pos:
-            yield pos, match.start()
-        pos = match.end()
-    if pos < len(text):
-        yield pos, len(text)
 
 
 def _occurrences(text: str, anchors: List[str]) -> Iterator[Tuple[int, str]]:
@@ -125,10 +123,10 @@ class EchoMemory:
         whole = hash(value)
         if whole in self._values or not worth_remembering(value):
             return
-        start, end = max(_runs(value), key=lambda run: run[1] - run[0], default=(0, 0))
-        if end - start < 2:
+        anchor = max(_split(value), key=len, default="")
+        if len(anchor) < 2:
             return
-        anchor = value[start:end]
+        start = value.find(anchor)
         entry = (start, len(value), whole)
         key = hash(anchor)
         with self._lock:
@@ -161,7 +159,7 @@ class EchoMemory:
             return False
         # NOTE: all in C (split, hash, the disjointness test): a Python loop over the runs of
         # a 1 MiB body costs several times more.
-        return not self._anchors.keys().isdisjoint(map(hash, _delims(text).split(text)))
+        return not self._anchors.keys().isdisjoint(map(hash, _split(text)))
 
     def replace(self, text: str, mark: Callable[[str], str]) -> str:
         """``text`` with every remembered value in it replaced by ``mark(value)``."""
@@ -170,7 +168,7 @@ class EchoMemory:
         anchors = self._anchors
         # NOTE: the runs that are anchors are found in C (split, hash, a set intersection),
         # then each one's occurrences by str.find: no Python loop over a large body's runs.
-        runs = set(_delims(text).split(text))
+        runs = set(_split(text))
         by_hash = dict(zip(map(hash, runs), runs))  # noqa: B905 (Python 3.8: no strict=)
         found = [by_hash[key] for key in anchors.keys() & by_hash.keys()]
         if not found:
