@@ -56,6 +56,8 @@ SHAPES: list[tuple[Any, ...]] = [
     ("generic", "GET", "/x?api_key={S}&sig={S}&passwd={S}", {"X-API-Key": "{S}", "X-Amz-Security-Token": "{S}", "X-Instance-ID-Signature": "{S}", "URL-Signature": "{S}", "Authorization": "Bearer {S}"}, None, None, {"Set-Cookie": "a={S}; Path=/, b={S}; Path=/", "Link": "<http://h/next?token={S}>; rel=next"}, {"config": json.dumps({"password": "{S}"})}, "application/json"),
     ("past the cap", "POST", "/v1/p/stacks", {}, {"stack_name": "s", "parameters": {"db_password": "{S}", "api-key": "{S}"}, "description": "from {E}", "template": "{P}"}, "application/json", {}, {"user": {"password": "{S}", "private-key": "{S}", "description": "{P}"}}, "application/json"),
     ("past the cap", "PUT", "/cap-text", {}, "private-key={S}\nx-api-key: {S}\n<password>{S}</password>\n{P}", "text/plain", {}, "-----BEGIN PRIVATE KEY-----\n{S}\n{P}", "text/plain"),
+    ("octavia", "GET", "/v2/lbaas/certs/c", {}, None, None, {}, _pem("{S}"), "application/x-pem-file"),
+    ("multipart", "POST", "/upload", {}, '--B\r\nContent-Disposition: form-data; name="user[password]"\r\n\r\n{S}\r\n--B\r\nContent-Disposition: form-data; name="key"; filename="k.pem"\r\n\r\n{S}\r\n--B\r\nContent-Disposition: form-data; name="conf"\r\n\r\nx=1\napi_key={S}\r\n--B--\r\n', "multipart/form-data; boundary=B", {}, "café: ok\nsecret_key: {S}\n", "text/plain; charset=latin-1"),
     ("generic", "POST", "/form", {}, "user%5Bpassword%5D={S}&os_password={S}&name=x", "application/x-www-form-urlencoded", {}, _pem("{S}"), "text/plain"),
 ]  # fmt: skip
 
@@ -136,7 +138,11 @@ def test_no_secret_marker_reaches_the_store(
             )
             path = f"/{index}{path}"
             rtext = rbody if isinstance(rbody, str) else json.dumps(rbody)
-            _Handler.responses[path] = (rheaders, rtext.encode(), rctype)
+            _Handler.responses[path] = (
+                rheaders,
+                rtext.encode("latin-1" if "latin-1" in rctype else "utf-8"),
+                rctype,
+            )
             headers = dict(headers)
             if ctype:
                 headers["Content-Type"] = ctype
@@ -211,7 +217,11 @@ def test_no_secret_marker_reaches_the_store_or_outputs_under_stacktap_run(
         )
         path = f"/run{index}{path}"
         rtext = rbody if isinstance(rbody, str) else json.dumps(rbody)
-        _Handler.responses[path] = (rheaders, rtext.encode(), rctype)
+        _Handler.responses[path] = (
+            rheaders,
+            rtext.encode("latin-1" if "latin-1" in rctype else "utf-8"),
+            rctype,
+        )
         headers = dict(headers)
         if ctype:
             headers["Content-Type"] = ctype
