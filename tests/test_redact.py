@@ -10,8 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stacktap.agent.bodies import make_body
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
 from stacktap.redact import REDACT_KEYS_ENV, Redactor, default_redactor, is_mark, mark
+from stacktap.redact_echo import EchoMemory
 
 FERNET = "gAAAAABm" + "Zx9Kd1_-fernetTokenBody0123456789abcdefABCDEF" * 3
 PASSWORD = "S3cret-Pa55word"
@@ -316,15 +318,26 @@ def test_remembered_token_is_replaced_in_later_bodies_and_urls() -> None:
     assert redactor.url("http://h:5000/v2.0/tokens/" + token) == "http://h:5000/v2.0/tokens/" + m(token)
     _kind, text = redactor.body_text(json.dumps({"message": f"bad token {token}"}), "application/json")
     assert json.loads(text) == {"message": f"bad token {m(token)}"}
-    assert redactor.body_text(f"token {token} expired", "text/plain")[0] == BODY_REDACTED
+    expired = redactor.body_text(f"token {token} expired", "text/plain")
+    assert expired == (BODY_TEXT, f"token {m(token)} expired")
+    assert redactor.body_text("your token expired", "text/plain")[0] == BODY_REDACTED
     assert redactor.body_text("expired: " + token, "text/plain") == (BODY_TEXT, "expired: " + m(token))
 
 
-def test_remembered_password_is_replaced_but_plain_words_are_not() -> None:
+def test_remembered_passwords_are_replaced_even_short_plain_words() -> None:
     redactor = Redactor()
-    redact_json({"password": PASSWORD, "other": {"password": "password"}}, redactor)
-    later = redact_json({"methods": ["password"], "error": f"Invalid input: '{PASSWORD}'"}, redactor)
-    assert later == {"methods": ["password"], "error": f"Invalid input: '{m(PASSWORD)}'"}
+    redact_json({"password": PASSWORD, "other": {"password": "hunter"}, "pin": {"password": "abc"}}, redactor)
+    error = f"Invalid input: '{PASSWORD}', hunter, abc"
+    later = redact_json({"methods": ["password"], "error": error}, redactor)
+    assert later == {"methods": ["password"], "error": f"Invalid input: '{m(PASSWORD)}', {m('hunter')}, abc"}
+
+
+def test_echo_memory_skips_what_would_only_be_false_positives() -> None:
+    redactor = Redactor()
+    for value in ("abc", "true", "8080", "null", "1.5"):
+        redactor.mark(value)
+    text = '{"port": 8080, "ok": true, "x": null, "v": "1.5", "a": "abc"}'
+    assert redactor.body_text(text, "application/json") == (BODY_JSON, text)
 
 
 def test_fernet_looking_tokens_are_marked_anywhere() -> None:
@@ -333,12 +346,29 @@ def test_fernet_looking_tokens_are_marked_anywhere() -> None:
     assert redact_json({"note": "see " + FERNET}, redactor) == {"note": "see " + m(FERNET)}
 
 
-def test_remembered_secrets_are_capped() -> None:
+def test_remembered_secrets_are_not_capped_at_a_few() -> None:
     redactor = Redactor()
-    for i in range(100):
+    for i in range(1000):
         redactor.mark(f"secret-value-{i:03d}")
-    assert redactor.url("http://h/secret-value-099") == "http://h/" + m("secret-value-099")
-    assert redactor.url("http://h/secret-value-000") == "http://h/secret-value-000"
+    assert redactor.url("http://h/secret-value-999") == "http://h/" + m("secret-value-999")
+    assert redactor.url("http://h/secret-value-000") == "http://h/" + m("secret-value-000")
+
+
+def test_echo_memory_is_bounded_oldest_forgotten_first() -> None:
+    memory = EchoMemory(max_values=3)
+    for value in ("first-secret", "second-secret", "third-secret", "fourth-secret"):
+        memory.add(value)
+    assert len(memory) == 3
+    assert memory.replace("a first-secret b fourth-secret", lambda v: "M") == "a first-secret b M"
+
+
+def test_echo_memory_finds_values_with_separators_and_not_glued_ones() -> None:
+    memory = EchoMemory()
+    memory.add("p@ss w0rd!")
+    memory.add("Mk123")
+    assert memory.replace("said 'p@ss w0rd!' twice: p@ss w0rd!", lambda v: "M") == "said 'M' twice: M"
+    assert memory.replace("xMk123 Mk123 /Mk123/", lambda v: "M") == "xMk123 M /M/"
+    assert not memory.may_hold("nothing here")
 
 
 # -- unparseable, text and form bodies --------------------------------------------------------
@@ -347,16 +377,15 @@ def test_remembered_secrets_are_capped() -> None:
 @pytest.mark.parametrize(
     ("text", "content_type", "kind"),
     [
-        ('{"auth": {"passwordCredentials": {"password": "hun', "application/json", BODY_REDACTED),
         ('{"images": [{"id": "1", "name": "cir', "application/json", BODY_TEXT),
         ("<html>Enter your Password</html>", "text/html", BODY_REDACTED),
         ("<html>hello</html>", "text/html", BODY_TEXT),
-        ("secret: yes\n", "application/yaml", BODY_REDACTED),
+        ("the api-key is in the vault", "text/plain", BODY_REDACTED),
         ("plain words", None, BODY_TEXT),
         ("[1, 2", None, BODY_TEXT),
     ],
 )
-def test_unparseable_bodies_are_kept_only_when_no_rule_could_apply(
+def test_unparseable_bodies_are_kept_unless_a_secret_name_is_left_unmarked(
     text: str, content_type: str | None, kind: str
 ) -> None:
     got_kind, got_text = Redactor().body_text(text, content_type)
@@ -366,6 +395,40 @@ def test_unparseable_bodies_are_kept_only_when_no_rule_could_apply(
         assert got_text == f"<redacted: unparseable body that may hold secrets, {size} bytes>"
     else:
         assert got_text == text
+
+
+PREFIXES = [
+    ('{"auth": {"passwordCredentials": {"password": "S3cretCut', "application/json"),
+    ('{"user": {"name": "u", "password": "S3cretP1", "description": "was S3cretP1"}, "x": [1, 2', None),
+    ('[{"op": "add", "path": "/driver_info/ipmi_password", "value": "S3cretPatch"}, {"op": "rem', None),
+    ('{"token": {"id": "S3cretTokId", "x": "', "application/json"),
+    ('{"private-key": "S3cretKebab", "api_key": "S3cretSnake", "x-api-key": 12345678, "l": ["', None),
+    ('{"secrets": ["S3cretList1", "S3cretList2"], "more": {"blob": {"a": "S3cretBlob"}}, "n', None),
+    ('{"config": "{\\"password\\": \\"S3cretNested\\"}", "url": "http://u:S3cretUrl@h/", "y', None),
+    ('{"outputs": [{"output_key": "db_password", "output_value": "S3cretOut"}, {"ou', None),
+    ("secret: S3cretYaml\nname: x\nprivate-key: S3cretYaml2\napi_key=S3cretIni\n", "application/yaml"),
+    ("<creds><password>S3cretXml</password><user>bob</user></creds>", "application/xml"),
+    ("X-API-Key: S3cretHdr\nAccept: */*\n", "text/plain"),
+    ("GET /x?api-key=S3cretQ&limit=1 HTTP/1.1", "text/plain"),
+    ("-----BEGIN PRIVATE KEY-----\nMIIE S3cretPem", "text/plain"),
+]
+
+
+@pytest.mark.parametrize(("text", "content_type"), PREFIXES)
+def test_cut_and_unparseable_bodies_are_redacted_on_what_was_read(
+    text: str, content_type: str | None
+) -> None:
+    kind, out = Redactor().body_text(text, content_type)
+    assert kind == BODY_TEXT, out
+    assert ("S3cret" not in out and "{SHA256}" in out) or "<redacted" in out, out
+
+
+def test_a_body_past_the_cap_keeps_its_readable_prefix() -> None:
+    document = {"server": {"name": "vm", "adminPass": "S3cretCap1", "metadata": {"api-key": "S3cretCap2"}}}
+    text = json.dumps(document)[:-2] + ', "pad": "' + "x" * 5000 + '"}}'
+    body = make_body(text.encode(), "application/json", 200, Redactor())
+    assert body.truncated and body.kind == BODY_TEXT
+    assert "S3cret" not in (body.text or "") and '"name": "vm"' in (body.text or "")
 
 
 @pytest.mark.parametrize(
@@ -704,3 +767,13 @@ def test_bytes_header_names_and_values_are_redacted_as_text() -> None:
     pairs = [(b"X-Auth-Token", b"t0k3n"), (b"Accept", b"*/*")]
     assert Redactor().headers(pairs) == expected
     assert Redactor().headers_indexed(pairs) == (expected, {"x-auth-token": "t0k3n", "accept": "*/*"})
+
+
+@pytest.mark.parametrize("count", [1, 20])
+def test_echoes_after_escapes_are_found_with_few_or_many_remembered(count: int) -> None:
+    memory = EchoMemory()
+    for i in range(count):
+        memory.add(f"Mk{i:02d}secret")
+    text = 'a\\nMk00secret %2FMk00secret \\u00e9Mk00secret "Mk00secret" xMk00secret'
+    out = memory.replace(text, lambda v: "M")
+    assert out == 'a\\nM %2FM \\u00e9M "M" xMk00secret'

@@ -5,7 +5,7 @@ is replaced by a *mark*, ``{SHA256}`` + the first 16 hex digits of its sha256, s
 secrets stay linkable (the token sent in ``X-Auth-Token`` of one call and validated in
 ``X-Subject-Token`` of another get the same mark) while the value itself is gone.
 
-Rules:
+Rules (marks are keyed HMACs, see :mod:`stacktap.redact_marks`):
 
 - headers: the token/credential headers in ``SECRET_HEADERS``; ``Authorization`` keeps its
   scheme (``Bearer {SHA256}...``), cookies keep their names and attributes;
@@ -20,12 +20,15 @@ Rules:
 - form bodies (``application/x-www-form-urlencoded``): the JSON and query keys;
 - anything that looks like a keystone token (fernet ``gAAAAA...``, JWS ``eyJ...``), and
   the exact values of secrets this Redactor has already marked (token headers, passwords...)
-  wherever they show up verbatim later: a v2 ``/v2.0/tokens/<token>`` path, an error
-  message echoing a password. Values shorter than 8 characters, or plain words shorter than
-  16 letters, are not remembered: replacing ``password`` everywhere would mangle
-  ``"methods": ["password"]``;
-- a body that cannot be parsed (truncated JSON, odd content type) is kept only when no
-  sensitive key name appears in it; otherwise it is replaced whole (``BODY_REDACTED``).
+  wherever they show up verbatim later, or elsewhere in the same body: a v2
+  ``/v2.0/tokens/<token>`` path, an error message echoing a password, a password quoted in
+  the description of the user being created. The memory has no small cap: see
+  :mod:`stacktap.redact_echo` for how it is bounded and what it skips (values under 4
+  characters, short numbers, ``true``/``null``);
+- a body that cannot be parsed (JSON cut at the body cap, text) is redacted on what was
+  read (:mod:`stacktap.redact_partial`: a JSON prefix token by token, text by its
+  ``name=value`` pairs, XML elements and PEM blocks); it is replaced whole
+  (``BODY_REDACTED``) only when a secret's name is left in it without a mark after it.
 
 Nothing here raises: on any internal error the value is replaced whole by a mark.
 
@@ -42,8 +45,10 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import quote, unquote, unquote_plus, urlsplit, urlunsplit
 
 from stacktap.model import BODY_JSON, BODY_REDACTED, BODY_TEXT
+from stacktap.redact_echo import MAX_VALUES, EchoMemory
 from stacktap.redact_marks import keyed_digest
 from stacktap.redact_names import NEEDLES, is_secret_name, is_secret_query_name, last_pointer_name
+from stacktap.redact_partial import redact_json_prefix, redact_multipart, redact_text, unmarked_secret_word
 from stacktap.redact_values import may_hold_form_secret, redact_forms
 
 #: Environment variable: extra sensitive key names, comma-separated (JSON, form, query, header).
@@ -124,34 +129,14 @@ SECRET_QUERY_KEYS = frozenset(
 )
 #: Keys whose whole value is marked, whatever its type.
 _WHOLE_VALUE_KEYS = frozenset(["blob", "userdata"])  # nova's base64 user data: mark only
-#: Words whose presence makes an unparseable body suspect (searched case-insensitively).
-_SUSPECT_WORDS = (
-    "password",
-    "adminpass",
-    "admin_pass",
-    "secret",
-    "token",
-    "passcode",
-    "passphrase",
-    "private_key",
-    "privatekey",
-    "blob",
-    "psk",
-    "signature",
-    "temp_url_sig",
-    "api_key",
-    "apikey",
-)
-
 #: Keystone tokens: fernet (``gAAAAA`` + url-safe base64) and JWS (``eyJ...`` x3).
 TOKEN_RE = re.compile(
     r"gAAAAA[A-Za-z0-9_\-]{60,}(?:=|%3[dD]){0,2}"
     r"|eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"
 )
 
-#: How many secret values a Redactor remembers (newest kept): each costs one substring scan.
-MAX_REMEMBERED = 32
-_MIN_REMEMBERED_LEN = 8
+#: How many secret values a Redactor remembers (see :mod:`stacktap.redact_echo`'s bound).
+MAX_REMEMBERED = MAX_VALUES
 
 _UNPARSEABLE = "<redacted: unparseable body that may hold secrets, %d bytes>"
 _FAILED = "<redacted: %s>"
@@ -176,13 +161,6 @@ def is_mark(text: Optional[str]) -> bool:
     return bool(text) and bool(_WHOLE_MARK_RE.match(text or ""))
 
 
-def _worth_remembering(value: str) -> bool:
-    # NOTE: a short value or a plain word would be replaced in innocent places later.
-    if len(value) < _MIN_REMEMBERED_LEN or is_mark(value):
-        return False
-    return len(value) >= 16 or not value.isalpha()
-
-
 class Redactor:
     """Applies the redaction rules; remembers the secrets it marked to catch them again.
 
@@ -196,14 +174,12 @@ class Redactor:
         self.query_keys = SECRET_QUERY_KEYS | normalized
         self.form_keys = self.json_keys | self.query_keys
         self.header_keys = SECRET_HEADERS | frozenset(k.lower() for k in extra)
-        self._suspect_words = tuple(sorted(set(_SUSPECT_WORDS) | set(NEEDLES) | {k.lower() for k in extra}))
+        self._extra_keys = normalized
         self._key_needles = _needles(self.json_keys | self.query_keys | set(NEEDLES))
         self._header_special = (
             self.header_keys | _AUTH_HEADERS | _URL_HEADERS | _COOKIE_HEADERS | _TEXT_URL_HEADERS
         )
-        self._lock = threading.Lock()
-        self._remembered: Dict[str, str] = {}  # value -> mark, oldest first
-        self._scan: Tuple[Tuple[str, str], ...] = ()  # (value, mark), longest first
+        self._echoes = EchoMemory()
 
     # -- marks and memory ----------------------------------------------------------------
 
@@ -211,23 +187,16 @@ class Redactor:
         """The mark of ``value`` (see :func:`mark`); the value is remembered for later scans."""
         marked = mark(value)
         try:
-            if isinstance(value, str) and value not in self._remembered and _worth_remembering(value):
-                with self._lock:
-                    self._remembered[value] = marked
-                    while len(self._remembered) > MAX_REMEMBERED:
-                        del self._remembered[next(iter(self._remembered))]
-                    self._scan = tuple(
-                        sorted(self._remembered.items(), key=lambda item: len(item[0]), reverse=True)
-                    )
+            if isinstance(value, str):
+                self._echoes.add(value)
         except Exception:
             pass
         return marked
 
     def _scrub(self, text: str) -> str:
         """``text`` with remembered secrets and keystone-token look-alikes marked."""
-        for value, marked in self._scan:
-            if value in text:
-                text = text.replace(value, marked)
+        if self._echoes:
+            text = self._echoes.replace(text, mark)
         if "gAAAAA" in text or "eyJ" in text:
             text = TOKEN_RE.sub(lambda m: self.mark(_unpad(m.group(0))), text)
         return text
@@ -236,15 +205,7 @@ class Redactor:
         return "gAAAAA" in text or "eyJ" in text or self._holds_remembered(text)
 
     def _holds_remembered(self, text: str) -> bool:
-        # NOTE: a plain loop: any() over a generator costs more than the scan on short values.
-        for value, _marked in self._scan:  # noqa: SIM110
-            if value in text:
-                return True
-        return False
-
-    def _suspect(self, text: str) -> bool:
-        lowered = text.lower()
-        return any(word in lowered for word in self._suspect_words)
+        return self._echoes.may_hold(text)
 
     # -- headers ---------------------------------------------------------------------------
 
@@ -263,7 +224,7 @@ class Redactor:
                     and not is_secret_name(name)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
-                    and not (self._scan and self._holds_remembered(value))
+                    and not (self._echoes and self._echoes.may_hold(value))
                 ):
                     out.append((name, value))
                 else:
@@ -300,7 +261,7 @@ class Redactor:
                     and not is_secret_name(lname)
                     and "gAAAAA" not in value
                     and "eyJ" not in value
-                    and not (self._scan and self._holds_remembered(value))
+                    and not (self._echoes and self._echoes.may_hold(value))
                 ):
                     out.append((name, value))
                 else:
@@ -455,14 +416,34 @@ class Redactor:
             if not scrub and not self._json_may_hold_secret(text):
                 # NOTE: the walk would change nothing (see _json_may_hold_secret): skip it.
                 return BODY_JSON, text
-            walk = _Walk(self, scrub=scrub)
+            # NOTE: remembered secrets and token look-alikes are scrubbed once, on the
+            # serialized result, rather than in each string (75,000 of them in a 1 MiB list).
+            walk = _Walk(self, scrub=False)
             redacted = walk.value(document)
-            if not walk.changed:
-                return BODY_JSON, text
-            return BODY_JSON, walk.suppress_echoes(json.dumps(redacted, ensure_ascii=False))
+            out = json.dumps(redacted, ensure_ascii=False) if walk.changed else text
+            if scrub or walk.marked:
+                out = self._scrub_json(out)
+            return BODY_JSON, out
         if "x-www-form-urlencoded" in ctype:
             return BODY_TEXT, self._pairs_text(text, "&", self.form_keys)
+        if ctype == "multipart/form-data":
+            rules = (self._secret_pair_name, self.mark, self._field_text)
+            multipart = redact_multipart(text, content_type or "", *rules)
+            if multipart is not None:
+                return BODY_TEXT, multipart
         return self._unparseable(text, ctype in ("", "text/plain", "application/octet-stream"))
+
+    def _scrub_json(self, text: str) -> str:
+        """Serialized JSON with remembered secrets (those just marked in it included: a
+        password quoted in the description of the same body) and token look-alikes marked;
+        the whole text is marked when a replacement broke its syntax (a number replaced)."""
+        scrubbed = self._scrub(text)
+        if scrubbed is not text and scrubbed != text:
+            try:
+                json.loads(scrubbed)
+            except ValueError:
+                return json.dumps(mark(text))
+        return scrubbed
 
     def _json_may_hold_secret(self, text: str) -> bool:
         """Whether walking the JSON ``text`` could change anything (False only when sure).
@@ -487,20 +468,52 @@ class Redactor:
             # which also replace an URL that does not parse (fail closed): walk it.
             return True
         normalized = text.lower().replace("_", "").replace("-", "")
-        for needle in self._key_needles:  # noqa: SIM110 (see _holds_remembered)
+        for needle in self._key_needles:  # noqa: SIM110 (a plain loop: cheaper than any() here)
             if needle in normalized:
                 return True
         return False
 
     def _unparseable(self, text: str, plain: bool = False) -> Tuple[str, str]:
-        if self._suspect(text):
-            return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        """A body that did not parse (cut at the cap, or not JSON): redacted on what was
+        read (see :mod:`stacktap.redact_partial`); replaced whole only when a secret's name
+        is left without a mark after it (prose, or a layout no rule knows)."""
         word = text.strip()
         if plain and len(word) >= 8 and not word.isdigit() and not any(c.isspace() for c in word):
             # NOTE: one long word is a key, a token or a passphrase (a text/plain barbican
             # payload), not a message: marked whole.
             return BODY_TEXT, self.mark(word)
-        return BODY_TEXT, self._scrub(text)
+        if word[:1] in ("{", "["):
+            rules = (self._secret_key, self._whole_key, self.mark, self._string_rules)
+            prefix = redact_json_prefix(text, *rules)
+            if prefix is not None:
+                return BODY_TEXT, self._scrub(prefix)
+        redacted = self._scrub(redact_text(text, self.mark, self._secret_pair_name))
+        if unmarked_secret_word(redacted, self._secret_word):
+            return BODY_REDACTED, _UNPARSEABLE % len(text.encode("utf-8", "surrogatepass"))
+        return BODY_TEXT, redacted
+
+    def _field_text(self, text: str) -> Optional[str]:
+        """A multipart field's text redacted by the text rules; None to replace it whole."""
+        kind, redacted = self._unparseable(text)
+        return None if kind == BODY_REDACTED else redacted
+
+    def _secret_key(self, key: str) -> bool:
+        return _norm(key) in self.json_keys or is_secret_name(key)
+
+    def _whole_key(self, key: str) -> bool:
+        return _norm(key) in _WHOLE_VALUE_KEYS
+
+    def _secret_pair_name(self, name: str) -> bool:
+        return _norm(name) in self.form_keys or is_secret_query_name(name)
+
+    def _secret_word(self, word: str) -> bool:
+        return is_secret_name(word) or _norm(word) in self._extra_keys
+
+    def _string_rules(self, value: str) -> str:
+        """A JSON string that is not a secret, as the walk would redact it (URLs, JSON and
+        YAML held in it, PEM blocks)."""
+        result = _Walk(self, scrub=False).value(value)
+        return result if isinstance(result, str) else value
 
     def json(self, obj: Any) -> Any:
         """A redacted copy of parsed JSON (dicts, lists, scalars); ``obj`` is left alone."""
@@ -529,6 +542,8 @@ _URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
 _QUERY_IN_TEXT = re.compile(r"(?<=\?)[^\s'\"<>#]+")
 #: (name key, value key) of objects whose value is named by a sibling.
 _NAMED_VALUE_PAIRS = (("output_key", "output_value"), ("key", "value"), ("name", "value"))
+#: Keys whose strings are file contents (heat templates and their files): text rules too.
+_TEXT_RULE_KEYS = frozenset(["files", "template"])
 _FOLDED_COOKIES = re.compile(r",\s*(?=[^;,=\s]+=)")
 
 
@@ -548,26 +563,17 @@ class _Walk:
             self.marked.append(text)
         return self.redactor.mark(text)
 
-    def suppress_echoes(self, text: str) -> str:
-        """``text`` (the redacted document, serialized) with every secret marked in it also
-        marked where it is repeated (a password quoted in a description of the same body)."""
-        original = text
-        for value in sorted(set(self.marked), key=len, reverse=True):
-            if len(value) < 6 or is_mark(value) or not value.strip("0123456789.eE+-"):
-                continue
-            needle = json.dumps(value, ensure_ascii=False)[1:-1]
-            if needle in text:
-                text = text.replace(needle, mark(value))
-        if text is not original:
-            try:
-                json.loads(text)
-            except ValueError:  # NOTE: a replacement broke the syntax: mark the whole body
-                return json.dumps(mark(original))
-        return text
-
     def value(self, value: Any, secret: bool = False, parent: str = "") -> Any:
         if isinstance(value, dict):
-            return self.mapping(value, parent)
+            out = self.mapping(value, parent)
+            if secret:
+                # NOTE: a secret-named parameter's definition (heat: ``db_password: {type:
+                # string, default: ...}``): its default or value is the secret.
+                for key in ("default", "value"):
+                    item = value.get(key)
+                    if isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                        out[key] = self._marked(item)
+            return out
         if isinstance(value, (list, tuple)):
             return [self.value(item, secret, parent) for item in value]
         if isinstance(value, str):
@@ -588,6 +594,19 @@ class _Walk:
             return redacted
         if secret and isinstance(value, (int, float)) and not isinstance(value, bool):
             return self._marked(value)
+        return value
+
+    def _text_rules(self, value: Any) -> Any:
+        """Heat ``files``/``template`` contents (a dict of file name -> text, or the text):
+        the free-text rules too (``name=value`` anywhere, XML elements)."""
+        if isinstance(value, str):
+            redacted = redact_text(value, self._marked, self.redactor._secret_pair_name)
+            if "://" in redacted or "?" in redacted:
+                redacted = self.redactor.message(redacted)  # URLs in the text (``mysql://u:p@h``)
+            self.changed = self.changed or redacted != value
+            return redacted
+        if isinstance(value, dict):
+            return {k: self._text_rules(v) for k, v in value.items()}
         return value
 
     def _json_in_string(self, value: str) -> str:
@@ -639,6 +658,8 @@ class _Walk:
                 out[key] = self._marked(item)
             else:
                 out[key] = self.value(item, parent=name)
+                if name in _TEXT_RULE_KEYS:
+                    out[key] = self._text_rules(out[key])
         return out
 
 

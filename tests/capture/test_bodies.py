@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import hashlib
-
 from stacktap.agent.bodies import make_body
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.model import BODY_BINARY, BODY_JSON, BODY_NONE, BODY_STREAM, BODY_UNREAD
 from stacktap.redact import Redactor
+from stacktap.redact_marks import keyed_digest
 
 
 def test_capture_keeps_the_first_cap_bytes_and_hashes_all() -> None:
@@ -13,7 +12,7 @@ def test_capture_keeps_the_first_cap_bytes_and_hashes_all() -> None:
     for chunk in (b"0123", b"456789ab", bytearray(b"cdef")):
         capture.feed(chunk)
     assert (capture.size, capture.data, capture.truncated) == (16, b"0123456789", True)
-    assert capture.sha256() == hashlib.sha256(b"0123456789abcdef").hexdigest()
+    assert capture.sha256() == keyed_digest(b"0123456789abcdef")
 
 
 def test_json_is_redacted_and_capped() -> None:
@@ -27,7 +26,7 @@ def test_binary_streamed_unread_and_empty() -> None:
     data = bytes(range(256)) * 10
     binary = make_body(data, "application/octet-stream", 1024, Redactor())
     assert (binary.kind, binary.size, binary.text) == (BODY_BINARY, 2560, None)
-    assert binary.sha256 == hashlib.sha256(data).hexdigest()
+    assert binary.sha256 == keyed_digest(data)
     streamed = BodyCapture(cap=100, streamed=True)
     streamed.feed(data)
     streamed.complete = True
@@ -47,4 +46,34 @@ def test_capture_at_and_around_the_cap() -> None:
             whole = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
             assert (capture.data, capture.size) == (whole[:cap], len(whole)), (cap, chunks)
             assert capture.truncated == (len(whole) > cap)
-            assert capture.sha256() == hashlib.sha256(whole).hexdigest()
+            assert capture.sha256() == keyed_digest(whole)
+
+
+def test_body_hashes_are_keyed_so_a_small_secret_body_cannot_be_confirmed() -> None:
+    import hashlib
+
+    secret = b"S3cretPayload"
+    body = make_body(secret, "application/octet-stream", 1024, Redactor())
+    assert body.sha256 == keyed_digest(secret) != hashlib.sha256(secret).hexdigest()
+    capture = BodyCapture(cap=4)
+    capture.feed(secret)
+    assert capture.sha256() == keyed_digest(secret)
+
+
+def test_text_of_an_unknown_kind_keeps_size_and_hash_only() -> None:
+    pem = b"-----BEGIN PRIVATE KEY-----\nMIIE S3cretPemFile\n"
+    for ctype in ("application/x-pem-file", "application/pkcs8", "application/x-custom"):
+        body = make_body(pem, ctype, 1024, Redactor())
+        assert (body.kind, body.text, body.size) == (BODY_BINARY, None, len(pem)), ctype
+    kept = make_body(b"hello", "text/plain; charset=utf-8", 1024, Redactor())
+    assert kept.text == "hello"
+
+
+def test_latin1_text_is_decoded_whole_for_the_rules_and_the_echo_memory() -> None:
+    redactor = Redactor()
+    redactor.mark("pässwörd-Geheim")
+    latin1 = "text/plain; charset=iso-8859-1"
+    declared = make_body("note: pässwörd-Geheim".encode("latin-1"), latin1, 1024, redactor)
+    undeclared = make_body("x=1\napi_key=Schlüssel9\n".encode("latin-1"), "text/plain", 1024, redactor)
+    assert "Geheim" not in (declared.text or "") and "{SHA256}" in (declared.text or "")
+    assert "Schl" not in (undeclared.text or "") and "x=1" in (undeclared.text or "")

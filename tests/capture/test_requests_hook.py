@@ -17,6 +17,7 @@ from capture_helpers import (
 
 from stacktap.model import BODY_JSON, BODY_NONE, BODY_STREAM, BODY_UNREAD
 from stacktap.redact import mark
+from stacktap.redact_marks import keyed_digest
 
 
 def test_json_call_recorded_with_its_facts(tmp_path: Path, server: LocalServer) -> None:
@@ -126,7 +127,7 @@ def test_streamed_download_is_teed_not_preread(tmp_path: Path, server: LocalServ
     assert proc.stdout.strip() == expected, proc.stderr
     [call] = stored_calls(db, run.id)
     assert call.response_body.kind == BODY_STREAM
-    assert call.response_body.size == size and call.response_body.sha256 == expected
+    assert call.response_body.size == size and call.response_body.sha256 == keyed_digest(pattern(size))
     assert call.response_body.text is None
 
 
@@ -149,7 +150,7 @@ def test_body_never_finished_is_stored_unread_at_exit(tmp_path: Path, server: Lo
     [call] = stored_calls(db, run.id)
     assert call.response_body.kind == BODY_UNREAD
     assert call.response_body.size == 1000
-    assert call.response_body.sha256 == hashlib.sha256(pattern(1000)).hexdigest()
+    assert call.response_body.sha256 == keyed_digest(pattern(1000))
 
 
 def test_streamed_uploads_are_measured_as_they_go(tmp_path: Path, server: LocalServer) -> None:
@@ -181,7 +182,7 @@ def test_streamed_uploads_are_measured_as_they_go(tmp_path: Path, server: LocalS
     assert lines[2] == str({"size": 7, "sha256": hashlib.sha256(b"abcdefg").hexdigest()})
     file_call, gen_call, json_call = stored_calls(db, run.id)
     assert file_call.request_body.kind == BODY_STREAM
-    assert (file_call.request_body.size, file_call.request_body.sha256) == (size, expected)
+    assert (file_call.request_body.size, file_call.request_body.sha256) == (size, keyed_digest(pattern(size)))
     assert gen_call.request_body.size == 7
     assert json_call.request_body.kind == BODY_JSON and PASSWORD not in (json_call.request_body.text or "")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import marshal
 
@@ -12,6 +11,7 @@ from stacktap.agent import wire
 from stacktap.agent.body_capture import BodyCapture
 from stacktap.agent.exchange import Exchange
 from stacktap.launcher.collector import _read_message
+from stacktap.redact_marks import keyed_digest
 
 
 class _Settings:
@@ -59,7 +59,7 @@ def test_an_exchange_crosses_whole() -> None:
         True,
         True,
     )
-    assert body.sha256() == hashlib.sha256(b"0123456789abcdef").hexdigest()
+    assert body.sha256() == keyed_digest(b"0123456789abcdef")
     assert (got.trace_id, got.span_id, got.start, got.duration) == (ex.trace_id, ex.span_id, ex.start, 0.5)
     assert got.call_site is not None
     assert (got.call_site.file, got.call_site.function) == (__file__, "_issue_call")

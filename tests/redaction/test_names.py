@@ -151,6 +151,16 @@ def test_argv_options_and_key_value_pairs() -> None:
     assert "S3cret" not in joined and "mykey" in joined and "name=vm" in joined
 
 
+def test_argv_urls_lose_userinfo_and_secret_query_values() -> None:
+    argv = [
+        "openstack", "--os-auth-url", "http://admin:S3cretU1@h:5000/v3", "--endpoint=http://S3cretU2@h/",
+        "--url", "http://h/x?limit=2&token=S3cretU3",
+    ]  # fmt: skip
+    joined = " ".join(redact_argv(argv, lambda v: "M"))
+    assert "S3cret" not in joined
+    assert "http://admin:M@h:5000/v3" in joined and "--endpoint=http://M@h/" in joined and "limit=2" in joined
+
+
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpQIBAAKCAQEAs3cr3tPem\n-----END RSA PRIVATE KEY-----\n"
 CERT = "-----BEGIN CERTIFICATE-----\nMIIBcert\n-----END CERTIFICATE-----\n"
 

@@ -71,3 +71,19 @@ def test_ordinary_bodies_are_untouched(body: Any) -> None:
 def test_ordinary_query_strings_are_untouched() -> None:
     url = "http://h/image/v2/images?limit=20&sort_key=name&sort_dir=asc&visibility=public"
     assert Redactor().url(url) == url
+
+
+@pytest.mark.parametrize("body", [CATALOG, IMAGE, {"images": [IMAGE]}, FLAVOR, SERVER, KEYPAIR])
+def test_ordinary_bodies_stay_untouched_after_secrets_were_marked_and_past_the_cap(body: Any) -> None:
+    """The echo memory (every secret of the run) and the prefix rules of bodies past the cap
+    leave ordinary fields alone: the stored text is the body, or exactly its first bytes."""
+    from stacktap.agent.bodies import make_body
+
+    redactor = Redactor()
+    for secret in ("S3cret-admin-pw", "0123456789abcdef0123456789abcdef", "hunter2x"):
+        redactor.mark(secret)
+    text = json.dumps(body)
+    assert redactor.body_text(text, "application/json")[1] == text
+    for cap in (40, len(text) // 2, len(text) - 1):
+        cut = make_body(text.encode(), "application/json", cap, redactor)
+        assert cut.truncated and cut.text == text[:cap], cap

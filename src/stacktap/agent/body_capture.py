@@ -8,8 +8,14 @@ NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any, List, Optional
+
+
+def _keyed_hasher(data: bytes) -> Any:
+    """HMAC-SHA256 under the mark key (see :mod:`stacktap.redact_marks`), loaded lazily."""
+    from stacktap.redact_marks import keyed_hasher
+
+    return keyed_hasher(data)
 
 
 class BodyCapture(object):
@@ -41,7 +47,7 @@ class BodyCapture(object):
             if size > self._cap:
                 # NOTE: past the cap: hash what we have, keep only the first ``cap`` bytes.
                 data = b"".join(self._chunks)
-                self._hasher = hashlib.sha256(data)
+                self._hasher = _keyed_hasher(data)
                 self._chunks = [data[: self._cap]]
 
     @property
@@ -56,7 +62,8 @@ class BodyCapture(object):
         return self.size > len(self.data)
 
     def sha256(self) -> str:
-        """Hex sha256 of every byte seen (computed now when it was not needed before)."""
+        """Hex keyed sha256 (HMAC under the mark key) of every byte seen (computed now when
+        it was not needed before)."""
         if self._hasher is not None:
             return self._hasher.hexdigest()
-        return hashlib.sha256(self.data).hexdigest()
+        return _keyed_hasher(self.data).hexdigest()

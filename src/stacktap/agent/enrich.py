@@ -63,7 +63,13 @@ class _FailClosedRedactor(object):
         ]
 
     def url(self, url: str) -> str:
-        return url.split("?", 1)[0]
+        # NOTE: no query, no fragment, no userinfo (``http://user:pass@host/``).
+        head = url.split("?", 1)[0].split("#", 1)[0]
+        scheme, sep, rest = head.partition("://")
+        if not sep:
+            return head
+        netloc, slash, path = rest.partition("/")
+        return "%s://%s%s%s" % (scheme, netloc.rpartition("@")[2], slash, path)
 
     def body_text(self, text: str, content_type: Optional[str]) -> Tuple[str, str]:
         return BODY_REDACTED, self.mark(text)
@@ -190,6 +196,7 @@ class Enricher(object):
         call_site, stack = _site_and_stack(ex)
         # NOTE: derived fields come from the redacted URL (a v2 /tokens/<token> path).
         url = redactor.url(ex.url)
+        redacted_request, redacted_response = _first_values(request_headers), _first_values(response_headers)
         call = Call(
             run_id=run_id,
             method=ex.method,
@@ -216,8 +223,9 @@ class Enricher(object):
             else Body(),
             time_to_headers=ex.time_to_headers,
             duration=ex.duration,
-            request_id=self._message(_first_header(response_values, _REQUEST_ID_HEADERS)),
-            global_request_id=self._message(_first_header(request_values, _GLOBAL_ID_HEADERS)),
+            # NOTE: ids from the redacted headers, scrubbed again for echoes of the bodies.
+            request_id=self._message(_first_header(redacted_response, _REQUEST_ID_HEADERS)),
+            global_request_id=self._message(_first_header(redacted_request, _GLOBAL_ID_HEADERS)),
             call_site=call_site,
             stack=stack,
             error_type=ex.error_type,
@@ -260,18 +268,20 @@ class Enricher(object):
         )
         call.local_service = call.local_service or self._recorder.service
         call.url = redactor.url(raw_url)
+        call.request_headers = request_headers
+        call.response_headers = response_headers
+        # NOTE: bodies first, so the secrets marked in them are known when the derived
+        # fields (reason phrase, request ids, messages) are scrubbed for their echoes.
+        call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
+        call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
         # NOTE: derived fields come from redacted values (a v2 /tokens/<token> path).
         call.path_template = self._message(call.path_template) or path_template(call.url)
         call.reason = self._message(call.reason)
-        call.request_headers = request_headers
-        call.response_headers = response_headers
-        call.request_body = self._body(call.request_body, request_bytes, request_type, cap)
-        call.response_body = self._body(call.response_body, response_bytes, response_type, cap)
         call.request_id = self._message(
-            call.request_id or _first_header(response_values, _REQUEST_ID_HEADERS)
+            call.request_id or _first_header(_first_values(response_headers), _REQUEST_ID_HEADERS)
         )
         call.global_request_id = self._message(
-            call.global_request_id or _first_header(request_values, _GLOBAL_ID_HEADERS)
+            call.global_request_id or _first_header(_first_values(request_headers), _GLOBAL_ID_HEADERS)
         )
         call.error_message = self._message(call.error_message)
         self._redact_policy_checks(call)
@@ -317,6 +327,10 @@ class Enricher(object):
                 return
             raw = raw.data
         for entry in parse_catalog(raw):
+            # NOTE: an endpoint URL may carry userinfo (``http://user:pass@host/``): the
+            # catalog table, the peer endpoint and diagrams all read this redacted one
+            # (the map matches on scheme, host, port and path, which redaction keeps).
+            entry.url = self.redactor.url(entry.url)
             key = (entry.service_type, entry.interface, entry.region, entry.url)
             if key in self._catalog_seen:
                 continue
