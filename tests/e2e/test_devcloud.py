@@ -88,7 +88,9 @@ def test_flavor_list_has_the_bootstrapped_flavors(devcloud: Any) -> None:
 
 
 def test_server_list_answers(devcloud: Any) -> None:
-    assert openstack_json(devcloud, "server", "list") == []
+    servers = openstack_json(devcloud, "server", "list")
+    # NOTE: the compute e2e tests boot and delete their own; none is left half-built.
+    assert isinstance(servers, list) and all(s["Status"] in {"ACTIVE", "SHUTOFF"} for s in servers)
 
 
 def test_placement_answers_through_osc_placement(devcloud: Any) -> None:

@@ -510,7 +510,9 @@ def test_service_store_locked_while_serving(tmp_path: Path) -> None:
             with urllib.request.urlopen(url, timeout=10) as response:
                 assert response.status == 200 and response.read() == b'{"ok": true}'
         proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=30)
+        # NOTE: at exit the service tries the locked store once more (its 10 s busy timeout),
+        # then spills; a loaded machine needs more than that.
+        _, stderr = proc.communicate(timeout=90)
     finally:
         if holder is not None:
             holder.close()
