@@ -51,8 +51,9 @@ def database_dir(layout: Layout) -> Path:
     return layout.root / "mariadb"
 
 
-#: The databases on the dev cloud's MariaDB: neutron's, and nova's API, cell1 and cell0 ones.
-DATABASES = ("neutron", "nova_api", "nova", "nova_cell0")
+#: The databases on the dev cloud's MariaDB: keystone's, placement's, neutron's, and nova's API,
+#: cell1 and cell0 ones (glance alone stays on SQLite: one writer at a time is its usual load).
+DATABASES = ("keystone", "placement", "neutron", "nova_api", "nova", "nova_cell0")
 
 
 def database_url(layout: Layout, state: State, database: str) -> str:
