@@ -27,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -139,10 +140,14 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "change_password": "true",
             "enable_instance_password": "true",
             "disk_config": "true",
-            # NOTE: the fake driver's snapshot uploads no bytes: the image would stay queued.
+            # NOTE: the fake driver's snapshot uploads no bytes: the image would stay queued, so
+            # image-from-server, backup and stable rescue (it rescues from a snapshot) are off;
+            # shelve does not wait for its image.
             "snapshot": "false",
-            "shelve": "false",
+            "stable_rescue": "false",
+            "shelve": "true",
             "shelve_migrate": "false",
+            "hostname_fqdn_sanitization": "true",
             # NOTE: one compute host: nowhere to migrate to.
             "cold_migration": "false",
             "live_migration": "false",
@@ -157,7 +162,8 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "config_drive": "false",
             # NOTE: no cinder.
             "attach_encrypted_volume": "false",
-            "personality": "false",
+            # NOTE: nova still takes personality files below 2.57; the fake driver ignores them.
+            "personality": "true",
         },
         "image": {"region": REGION, "endpoint_type": "publicURL"},
         "image-feature-enabled": {"api_v1": "false", "api_v2": "true"},
@@ -235,14 +241,14 @@ def run_tempest(venv: Path, workspace: Path, conf_file: Path, args: argparse.Nam
         str(SKIPS),
         "--concurrency",
         str(args.concurrency),
+        # NOTE: the stream itself, written as tests end: what a timed-out run finished is in it
+        # (``stestr last`` would give the previous complete run).
+        "--subunit",
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "STACKTAP_"))}
     env["PATH"] = str(venv / "bin") + os.pathsep + env.get("PATH", "")
-    log = workspace / "logs" / "tempest-run.txt"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=workspace, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    with open(workspace / "logs" / "tempest-run.txt", "w") as log, open(_stream(workspace), "wb") as out:
+        proc = subprocess.Popen(cmd, cwd=workspace, env=env, stdout=out, stderr=log, start_new_session=True)
         try:
             return proc.wait(timeout=args.timeout)
         except subprocess.TimeoutExpired:
@@ -255,13 +261,56 @@ def run_tempest(venv: Path, workspace: Path, conf_file: Path, args: argparse.Nam
             return None
 
 
+def skip_list() -> list[tuple[re.Pattern[str], str]]:
+    """The skip list's regexes and reasons, read as stestr reads them (regex, then ``# reason``)."""
+    entries = []
+    for line in SKIPS.read_text().splitlines():
+        regex, _, reason = line.partition("#")
+        if regex.strip():
+            entries.append((re.compile(regex.strip()), reason.strip()))
+    return entries
+
+
+def excluded_tests(venv: Path, workspace: Path, conf_file: Path, regex: str) -> list[str]:
+    """``test id: reason`` of each test that ``regex`` selects and the skip list leaves out
+    (stestr drops them without a record, so they are counted from Tempest's own listing)."""
+    listing = subprocess.run(
+        [
+            str(venv / "bin" / "tempest"),
+            "run",
+            "--config-file",
+            str(conf_file),
+            "--list-tests",
+            "--regex",
+            regex,
+        ],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    ).stdout.split()
+    entries = skip_list()
+    found = []
+    for test_id in listing:
+        reasons = [reason for pattern, reason in entries if pattern.search(test_id)]
+        if reasons and test_id.startswith("tempest."):
+            found.append(f"{test_id}: {reasons[0]}")
+    return found
+
+
+def _stream(workspace: Path) -> Path:
+    """The run's subunit v2 stream (``subunit2pyunit < FILE`` or ``subunit-trace`` reads it)."""
+    return workspace / "logs" / "tempest-run.subunit"
+
+
 def results(venv: Path, workspace: Path) -> list[tuple[str, str, str]]:
-    """(test id, status, reason) of the last run, as stestr recorded it."""
-    stream = subprocess.run(
-        [str(venv / "bin" / "stestr"), "last", "--subunit"], cwd=workspace, capture_output=True, check=False
-    ).stdout
+    """(test id, status, reason) of each test in this run's stream."""
     done = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", _SUBUNIT_READER], input=stream, capture_output=True, check=True
+        [str(venv / "bin" / "python"), "-c", _SUBUNIT_READER],
+        input=_stream(workspace).read_bytes(),
+        capture_output=True,
+        check=True,
     )
     return [(row[0], row[1], row[2]) for row in csv.reader(io.StringIO(done.stdout.decode()))]
 
@@ -284,17 +333,25 @@ class Summary:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
+    unfinished: int = 0
     failures: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
+    #: left out by the skip list (never run, so not in ``skipped``)
+    excluded: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return f"passed {self.passed}  failed {self.failed}  skipped {self.skipped}  in {self.seconds}s"
+        return (
+            f"passed {self.passed}  failed {self.failed}  skipped {self.skipped} (Tempest's own skips)  "
+            f"excluded {len(self.excluded)} (the skip list)  in {self.seconds}s"
+            + (f"  unfinished {self.unfinished} (cut off by the timeout)" if self.unfinished else "")
+        )
 
 
 def summarize(rows: list[tuple[str, str, str]], seconds: float) -> Summary:
     summary = Summary(seconds=round(seconds))
     for test_id, status, reason in rows:
-        kind = _COUNTED_AS.get(status, "failed")
+        # NOTE: "inprogress" or "exists": cut off by the timeout, neither passed nor failed.
+        kind = _COUNTED_AS.get(status, "unfinished")
         setattr(summary, kind, getattr(summary, kind) + 1)
         if kind == "failed":
             summary.failures.append(f"{test_id}: {reason}")
@@ -350,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     summary = summarize(rows, seconds)
+    summary.excluded = excluded_tests(venv, workspace, conf_file, args.regex)
     if args.json:
         print(json.dumps(asdict(summary), indent=2))
     else:
@@ -359,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.show_skips:
             for line in summary.skips:
                 print(f"SKIPPED {line}")
-        print(f"log: {workspace / 'logs' / 'tempest-run.txt'}")
+            for line in summary.excluded:
+                print(f"EXCLUDED {line}")
+        print(f"logs: {workspace / 'logs' / 'tempest.log'} (requests), {_stream(workspace)} (results)")
     return 1 if summary.failed or code is None else 0
 
 
