@@ -333,7 +333,7 @@ class Summary:
     passed: int = 0
     failed: int = 0
     skipped: int = 0
-    unfinished: int = 0
+    not_run: int = 0
     failures: list[str] = field(default_factory=list)
     skips: list[str] = field(default_factory=list)
     #: left out by the skip list (never run, so not in ``skipped``)
@@ -343,15 +343,16 @@ class Summary:
         return (
             f"passed {self.passed}  failed {self.failed}  skipped {self.skipped} (Tempest's own skips)  "
             f"excluded {len(self.excluded)} (the skip list)  in {self.seconds}s"
-            + (f"  unfinished {self.unfinished} (cut off by the timeout)" if self.unfinished else "")
+            + (f"  not run {self.not_run} (in skipped classes, or cut off)" if self.not_run else "")
         )
 
 
 def summarize(rows: list[tuple[str, str, str]], seconds: float) -> Summary:
     summary = Summary(seconds=round(seconds))
     for test_id, status, reason in rows:
-        # NOTE: "inprogress" or "exists": cut off by the timeout, neither passed nor failed.
-        kind = _COUNTED_AS.get(status, "unfinished")
+        # NOTE: "exists": listed, never started (its class was skipped in setUpClass, which
+        # counts once as a skip, or the timeout came first); "inprogress": cut off by the timeout.
+        kind = _COUNTED_AS.get(status, "not_run")
         setattr(summary, kind, getattr(summary, kind) + 1)
         if kind == "failed":
             summary.failures.append(f"{test_id}: {reason}")
