@@ -64,6 +64,11 @@ def test_with_compute_keystone_and_placement_are_on_mariadb_and_resize_stays_on_
     placement = config.placement_conf(layout, state)["placement_database"]["connection"]
     assert placement.startswith("mysql+pymysql://") and placement.split("?")[0].endswith("/placement")
     assert config.nova_conf(layout, state)["DEFAULT"]["allow_resize_to_same_host"] == "true"
+    # every service's file changes with the switch, so up restarts them (new admin user)
+    for conf in (config.glance_conf, config.nova_conf, config.neutron_conf, config.placement_conf):
+        assert conf(layout, state)["keystone_authtoken"]["service_token_roles_required"] == "true"
+    state.with_compute = False
+    assert config.glance_conf(layout, state)["keystone_authtoken"]["service_token_roles_required"] == "false"
 
 
 def test_untraced_paste_is_the_shipped_one(tmp_path: Path) -> None:

@@ -48,6 +48,11 @@ def _authtoken(state: State) -> dict[str, str]:
     # NOTE: the services authenticate as the admin user: a dev cloud, one password to keep.
     keystone = KEYSTONE.root_url(state.ports[KEYSTONE.name])
     return {
+        # NOTE: with compute, a service token counts only from a user with the service role (as
+        # in deployments; ``up`` grants it to admin). It also makes every service's file change
+        # when compute moves keystone's database (``service_database_url``), so ``up`` restarts
+        # them: their own cached tokens name an admin user the new database does not have.
+        "service_token_roles_required": "true" if state.with_compute else "false",
         "www_authenticate_uri": keystone,
         "auth_url": keystone,
         "auth_type": "password",
