@@ -4,19 +4,21 @@ A peer's test suite as the proof that the dev cloud is a real compute cloud: the
 
 1. creates once a venv of its own for Tempest (``DIR/tempest/venv``, pinned by
    ``benchmarks/tempest-constraints.txt``, reinstalled when that file changes);
-2. writes ``DIR/tempest/etc/tempest.conf`` from the dev cloud's state (keystone port, admin
-   password, the ``devcloud-image`` id, flavors m1.tiny and m1.small) with the features that the
-   fake virt driver and an agent-less neutron cannot offer switched off;
+2. writes ``DIR/tempest/workspace/etc/tempest.conf`` from the dev cloud's state (keystone port,
+   admin password, the ids of ``devcloud-image`` and of ``devcloud-image-alt``, which it uploads
+   if missing, flavors m1.tiny and m1.small) with the features that the fake virt driver and an
+   agent-less neutron cannot offer switched off;
 3. runs ``tempest run`` on ``^tempest\\.api\\.compute\\.(servers|flavors|keypairs)`` minus the
    tests listed in ``benchmarks/tempest_compute_skips.txt`` (each with its reason), bounded by
    ``--timeout``;
-4. reads the run back from stestr and prints passed/failed/skipped, the failures' names and the
-   skip reasons Tempest gave, and the wall time.
+4. reads the run's subunit stream and prints passed/failed/skipped, the tests the skip list left
+   out, the failures with their reason (``--show-skips``: the skips too) and the wall time.
 
     .venv/bin/stacktap devcloud up --dir $PWD/.devcloud --with compute
     .venv/bin/python benchmarks/tempest_compute.py --dir $PWD/.devcloud
 
-Exit status: 0 when nothing failed, 1 when a test failed, 2 when the run could not be made.
+Exit status: 0 when nothing failed, 1 when a test failed or the timeout cut the run, 2 when the
+run could not be made.
 """
 
 from __future__ import annotations
@@ -48,11 +50,10 @@ SKIPS = HERE / "tempest_compute_skips.txt"
 #: The second image Tempest wants (``image_ref_alt``), made by this script like devcloud-image.
 ALT_IMAGE = compute.IMAGE_NAME + "-alt"
 REGEX = r"^tempest\.api\.compute\.(servers|flavors|keypairs)"
-#: nova's newest microversion in the nova the dev cloud pins (34.0.0); Tempest runs the
-#: microversioned tests from 2.1 up to it.
+#: Tempest runs the microversioned tests from 2.1 up to the newest that nova-api offers.
 MAX_MICROVERSION = "latest"
 
-#: Reads ``stestr last --subunit`` on stdin inside Tempest's venv (python-subunit is there, not
+#: Reads the run's subunit v2 stream on stdin inside Tempest's venv (python-subunit is there, not
 #: here): one CSV row per test: id, status, skip or failure reason (first line).
 _SUBUNIT_READER = r"""
 import csv, sys
