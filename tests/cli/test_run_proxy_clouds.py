@@ -2,7 +2,8 @@
 ``--os-cloud=NAME``), against a keystone-like upstream on 127.0.0.1: the command reads the
 private copy it is given (0600, gone after the run) and reaches the upstream through the proxy,
 the call is recorded, the cloud's password is nowhere else; a missing cloud is one line and the
-command never runs."""
+command never runs; the real openstacksdk config loader reads the copy and still merges
+``secure.yaml``."""
 
 from __future__ import annotations
 
@@ -146,3 +147,23 @@ def test_cloud_without_auth_url_is_one_line(tmp_path: Path, keystone: str) -> No
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "has no auth.auth_url" in result.stderr
     assert SECRET not in result.stderr
+
+
+def test_openstacksdk_reads_the_copy_and_still_merges_secure_yaml(tmp_path: Path, keystone: str) -> None:
+    """The real SDK config loader in the command: the proxy's auth_url, the password of secure.yaml."""
+    pytest.importorskip("openstack.config")
+    env, clouds = _setup(tmp_path, keystone)
+    clouds.write_text(yaml.safe_dump({"clouds": {"mine": {"auth": {"auth_url": keystone, "username": "u"}}}}))
+    secure = clouds.parent / "secure.yaml"
+    secure.write_text(yaml.safe_dump({"clouds": {"mine": {"auth": {"password": SECRET}}}}))
+    client = (
+        "import json, openstack.config\n"
+        "auth = openstack.config.OpenStackConfig().get_one(cloud='mine').config['auth']\n"
+        "print(json.dumps({'auth_url': auth['auth_url'], 'password': auth.get('password')}))\n"
+    )
+    result = _run(tmp_path, env, sys.executable, "-c", client, "--os-cloud", "mine")
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["password"] == SECRET
+    assert seen["auth_url"].startswith("http://127.0.0.1:") and seen["auth_url"] != keystone
+    assert seen["auth_url"].endswith("/v3")
