@@ -54,6 +54,23 @@ def test_write_all_settings_and_instrumented_paste(tmp_path: Path) -> None:
     assert stat.S_IMODE((layout.etc("glance") / "glance-api.conf").stat().st_mode) == 0o600
 
 
+def test_with_compute_keystone_and_placement_are_on_mariadb_and_resize_stays_on_the_host(
+    tmp_path: Path,
+) -> None:
+    layout, state = _cloud(tmp_path)
+    state.with_compute = True
+    keystone = config.keystone_conf(layout, state)["database"]["connection"]
+    assert keystone.startswith("mysql+pymysql://") and keystone.split("?")[0].endswith("/keystone")
+    placement = config.placement_conf(layout, state)["placement_database"]["connection"]
+    assert placement.startswith("mysql+pymysql://") and placement.split("?")[0].endswith("/placement")
+    assert config.nova_conf(layout, state)["DEFAULT"]["allow_resize_to_same_host"] == "true"
+    # every service's file changes with the switch, so up restarts them (new admin user)
+    for conf in (config.glance_conf, config.nova_conf, config.neutron_conf, config.placement_conf):
+        assert conf(layout, state)["keystone_authtoken"]["service_token_roles_required"] == "true"
+    state.with_compute = False
+    assert config.glance_conf(layout, state)["keystone_authtoken"]["service_token_roles_required"] == "false"
+
+
 def test_untraced_paste_is_the_shipped_one(tmp_path: Path) -> None:
     layout, state = _cloud(tmp_path)
     config.write_all(layout, state, ["glance"])

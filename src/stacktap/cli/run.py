@@ -219,27 +219,55 @@ def _summary_line(run: Run, calls: int, services: int) -> str:
     )
 
 
-def _proxy_env(path: str, run_id: str, cap: int | None) -> tuple[Any, dict[str, str]]:
-    """Start the recording proxy in front of ``$OS_AUTH_URL``: (proxy, the child's environment,
-    without the Python hooks). Exits with one line on stderr when it cannot."""
-    from stacktap.proxy import Proxy, ProxyError, check_auth_url
+def _proxy_env(
+    path: str, run_id: str, cap: int | None, cmd: Sequence[str]
+) -> tuple[Any, dict[str, str], Any]:
+    """Start the recording proxy in front of ``$OS_AUTH_URL``, else of the keystone of the cloud
+    ``cmd`` names (``--os-cloud NAME`` or ``$OS_CLOUD``) in ``clouds.yaml``: (proxy, the child's
+    environment without the Python hooks, the private clouds.yaml copy given to the child or
+    None). Exits with one line on stderr when it cannot, before the command runs."""
+    from stacktap.proxy import PrivateCopy, Proxy, ProxyError, check_auth_url, cloud_name, load_cloud
 
     auth_url = os.environ.get("OS_AUTH_URL")
-    if not auth_url:
-        _say("stacktap: --proxy needs OS_AUTH_URL (clouds.yaml is not supported yet)")
-        sys.exit(2)
+    cloud = None
     insecure = os.environ.get("OS_INSECURE", "").lower() in ("1", "true", "yes")
     cacert = os.environ.get("OS_CACERT") or None
     try:
+        if not auth_url:
+            name = cloud_name(cmd, os.environ)
+            if name is None:
+                _say(
+                    "stacktap: --proxy needs OS_AUTH_URL, or a cloud of clouds.yaml"
+                    " (OS_CLOUD or --os-cloud NAME)"
+                )
+                sys.exit(2)
+            cloud = load_cloud(name, os.environ)
+            auth_url, cacert, insecure = cloud.auth_url, cloud.cacert, cloud.insecure
         check_auth_url(auth_url, cacert, insecure)
         proxy = Proxy(auth_url, path, run_id, body_cap=cap, cacert=cacert, insecure=insecure).start()
     except ProxyError as exc:
         _say(f"stacktap: {exc}")
         sys.exit(2)
     env = dict(os.environ)
-    env["OS_AUTH_URL"] = proxy.auth_url
-    _say(f"stacktap: --proxy: recording through {proxy.auth_url}; the Python hooks are off for the command")
-    return proxy, env
+    copy = None
+    if cloud is None:
+        env["OS_AUTH_URL"] = proxy.auth_url
+        where = ""
+    else:
+        try:
+            copy = PrivateCopy(cloud, proxy.auth_url)
+        except OSError as exc:
+            proxy.close()
+            _say(f"stacktap: --proxy: cannot write the private clouds.yaml copy: {exc.strerror or exc}")
+            sys.exit(2)
+        # NOTE: the SDK reads $OS_CLIENT_CONFIG_FILE first; secure.yaml is still its own.
+        env["OS_CLIENT_CONFIG_FILE"] = copy.path
+        where = f" (cloud {cloud.name} of {cloud.path}, through a private copy)"
+    _say(
+        f"stacktap: --proxy: recording through {proxy.auth_url}{where};"
+        " the Python hooks are off for the command"
+    )
+    return proxy, env, copy
 
 
 def execute(
@@ -261,10 +289,10 @@ def execute(
     path = os.path.abspath(db or default_db_path())
     record = _new_run(cmd, label)
     collector = None if proxy else _start_collector(path)
-    running_proxy = None
+    running_proxy = clouds_copy = None
     try:
         if proxy:
-            running_proxy, env = _proxy_env(path, record.id, cap)
+            running_proxy, env, clouds_copy = _proxy_env(path, record.id, cap, cmd)
         else:
             address = collector.address if collector is not None else None
             env = tracing_env(path, run_id=record.id, propagate=not no_propagate, collector=address)
@@ -276,6 +304,8 @@ def execute(
     finally:
         if running_proxy is not None:
             running_proxy.close()
+        if clouds_copy is not None:
+            clouds_copy.close()  # NOTE: the copy holds the cloud's secrets: gone with the run
         if collector is not None:
             collector.close()  # NOTE: everything the processes sent is stored before the summary
     try:

@@ -51,8 +51,9 @@ def database_dir(layout: Layout) -> Path:
     return layout.root / "mariadb"
 
 
-#: The databases on the dev cloud's MariaDB: neutron's, and nova's API, cell1 and cell0 ones.
-DATABASES = ("neutron", "nova_api", "nova", "nova_cell0")
+#: The databases on the dev cloud's MariaDB: keystone's, placement's, neutron's, and nova's API,
+#: cell1 and cell0 ones (glance alone stays on SQLite: one writer at a time is its usual load).
+DATABASES = ("keystone", "placement", "neutron", "nova_api", "nova", "nova_cell0")
 
 
 def database_url(layout: Layout, state: State, database: str) -> str:
@@ -251,26 +252,27 @@ def raw_image(size: int = 2 << 20) -> bytes:
     return bytes(sector) + bytes(size - len(sector))
 
 
-def ensure_image(glance_port: int, token: str) -> None:
-    """``devcloud-image`` (public, raw, bare), uploaded unless glance has an active one by that name;
-    a half-made one (``queued`` after a failed upload) is deleted first."""
+def ensure_image(glance_port: int, token: str, name: str = IMAGE_NAME) -> str:
+    """The id of image ``name`` (public, raw, bare; default ``devcloud-image``), uploaded unless
+    glance has an active one by that name; a half-made one (``queued`` after a failed upload)
+    is deleted first."""
     url = GLANCE.root_url(glance_port) + "/v2/images"
     headers = {"X-Auth-Token": token}
-    listed = request_json("GET", f"{url}?name={IMAGE_NAME}", headers=headers)
+    listed = request_json("GET", f"{url}?name={name}", headers=headers)
     if listed.status != 200:
         raise DevcloudError(f"glance refused to list images: HTTP {listed.status}")
     images = listed.body.get("images", [])
-    if any(image.get("status") == "active" for image in images):
-        return
+    for image in images:
+        if image.get("status") == "active":
+            return str(image["id"])
     for image in images:
         request_json("DELETE", f"{url}/{image['id']}", headers=headers)
-    meta = {"name": IMAGE_NAME, "disk_format": "raw", "container_format": "bare", "visibility": "public"}
+    meta = {"name": name, "disk_format": "raw", "container_format": "bare", "visibility": "public"}
     created = request_json("POST", url, meta, headers)
     if created.status >= 300:
-        raise DevcloudError(f"glance refused to create {IMAGE_NAME}: HTTP {created.status}")
+        raise DevcloudError(f"glance refused to create {name}: HTTP {created.status}")
     file_url = f"{url}/{created.body['id']}/file"
     uploaded = request_bytes("PUT", file_url, raw_image(), headers=headers, timeout=120)
     if uploaded.status >= 300:
-        raise DevcloudError(
-            f"glance refused the upload of {IMAGE_NAME}: HTTP {uploaded.status} {uploaded.body}"
-        )
+        raise DevcloudError(f"glance refused the upload of {name}: HTTP {uploaded.status} {uploaded.body}")
+    return str(created.body["id"])

@@ -48,6 +48,11 @@ def _authtoken(state: State) -> dict[str, str]:
     # NOTE: the services authenticate as the admin user: a dev cloud, one password to keep.
     keystone = KEYSTONE.root_url(state.ports[KEYSTONE.name])
     return {
+        # NOTE: with compute, a service token counts only from a user with the service role (as
+        # in deployments; ``up`` grants it to admin). It also makes every service's file change
+        # when compute moves keystone's database (``service_database_url``), so ``up`` restarts
+        # them: their own cached tokens name an admin user the new database does not have.
+        "service_token_roles_required": "true" if state.with_compute else "false",
         "www_authenticate_uri": keystone,
         "auth_url": keystone,
         "auth_type": "password",
@@ -64,7 +69,7 @@ def keystone_conf(layout: Layout, state: State) -> Sections:
     etc = layout.etc(KEYSTONE.name)
     return {
         "DEFAULT": {"use_stderr": "true"},
-        "database": {"connection": layout.sqlite_url("keystone")},
+        "database": {"connection": service_database_url(layout, state, "keystone")},
         "token": {"provider": "fernet"},
         "fernet_tokens": {"key_repository": str(etc / "fernet-keys")},
         "fernet_receipts": {"key_repository": str(etc / "fernet-keys")},
@@ -74,6 +79,17 @@ def keystone_conf(layout: Layout, state: State) -> Sections:
         # NOTE: bcrypt reads 72 bytes at most; saying so keeps a warning per token out of the log.
         "identity": {"password_hash_rounds": "4", "max_password_length": "72"},
     }
+
+
+def service_database_url(layout: Layout, state: State, name: str) -> str:
+    """keystone's or placement's database: SQLite, or the dev cloud's MariaDB once compute is on.
+
+    NOTE: with compute, writes come side by side (Tempest's two workers making and deleting
+    users, the scheduler and nova-compute writing allocations): the service's threads then
+    write SQLite at once and one of them gets "database is locked" (a 500 on
+    ``DELETE /v3/users``, on ``PUT /allocations``), as nova's processes did.
+    """
+    return compute.database_url(layout, state, name) if state.with_compute else layout.sqlite_url(name)
 
 
 def glance_conf(layout: Layout, state: State) -> Sections:
@@ -142,6 +158,8 @@ def _add_compute(sections: dict[str, dict[str, str]], layout: Layout, state: Sta
             "instances_path": str(data / "instances"),
             # NOTE: native threads in every nova process (nova's eventlet mode is deprecated).
             "concurrency_backend": "threading",
+            # NOTE: one compute host: a resize has nowhere else to go (Tempest's resize tests).
+            "allow_resize_to_same_host": "true",
         }
     )
     # NOTE: one worker each: a dev cloud, and a debugger or a trace is easier to follow.
@@ -219,7 +237,7 @@ def placement_conf(layout: Layout, state: State) -> Sections:
     return {
         "DEFAULT": {"use_stderr": "true"},
         "api": {"auth_strategy": "keystone"},
-        "placement_database": {"connection": layout.sqlite_url("placement")},
+        "placement_database": {"connection": service_database_url(layout, state, "placement")},
         "keystone_authtoken": _authtoken(state),
     }
 

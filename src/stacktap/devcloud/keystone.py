@@ -24,10 +24,17 @@ def _owner() -> list[str]:
 
 
 def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
-    """Once per dev cloud: keys, ``db_sync`` and ``bootstrap`` (admin user, project, identity endpoints)."""
-    if KEYSTONE.name in state.done:
+    """Once per dev cloud and database: keys, ``db_sync`` and ``bootstrap`` (admin user, project,
+    identity endpoints).
+
+    NOTE: with compute keystone's database is on MariaDB (see ``config.service_database_url``):
+    a bootstrap of its own there, as for nova; the keys are kept (``*_setup`` leaves a filled
+    key repository alone).
+    """
+    step = f"{KEYSTONE.name}@mariadb" if state.with_compute else KEYSTONE.name
+    if step in state.done:
         return
-    say("bootstrapping keystone")
+    say(f"bootstrapping keystone{' (its database on mariadb)' if state.with_compute else ''}")
     conf = ["--config-file", str(layout.etc(KEYSTONE.name) / "keystone.conf")]
     run_tool(layout, ["keystone-manage", *conf, "fernet_setup", *_owner()])
     run_tool(layout, ["keystone-manage", *conf, "credential_setup", *_owner()])
@@ -59,4 +66,4 @@ def bootstrap(layout: Layout, state: State, say: Callable[[str], None]) -> None:
         # NOTE: through the environment, so the password is not in any process's argv.
         env={"OS_BOOTSTRAP_PASSWORD": state.password},
     )
-    state.mark_done(KEYSTONE.name)
+    state.mark_done(step)
