@@ -147,3 +147,46 @@ def test_a_service_without_stacktap_ignores_the_key(devcloud: Any) -> None:
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     assert "stacktap_traceparent" in answer["seen"]  # nothing took it out: no stacktap here
     assert "stacktap_traceparent" not in answer["nova"] and "request_id" in answer["nova"]
+
+
+def _render_checks() -> Any:
+    import importlib.util
+    import sys
+
+    if "render_checks" in sys.modules:
+        return sys.modules["render_checks"]
+    path = Path(__file__).resolve().parents[1] / "render" / "render_checks.py"
+    spec = importlib.util.spec_from_file_location("render_checks", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["render_checks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_diagram_and_report_show_the_rpc_hops(devcloud: Any, server: Any, tmp_path: Path) -> None:
+    _, _, label = server
+    run_id = _trace(devcloud, label).run.id
+    diagram = subprocess.run([*devcloud.stacktap, "diagram", run_id, "--db", str(devcloud.db)],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert diagram.returncode == 0, diagram.stderr
+    svg = _render_checks().draw("rpc-server-create", diagram.stdout)
+    arrows = _render_checks().svg_messages(svg)
+    hops = {(text, source, target) for text, source, target in arrows}
+    assert ("cast schedule_and_build_instances", "nova", "conductor") in hops
+    assert ("call select_destinations", "conductor", "scheduler") in hops
+    assert ("reply", "scheduler", "conductor") in hops
+    assert ("cast build_and_run_instance", "conductor", "compute") in hops
+    # NOTE: what the folding promises for one boot: every call and its answer drawn once (no
+    # duplicated server-side arrows), a readable size.
+    calls = len(_trace(devcloud, label).calls)
+    assert len(arrows) <= 2 * calls and len(arrows) < 250, len(arrows)
+    assert len(svg) < 2_000_000
+    report = tmp_path / "report.html"
+    done = subprocess.run([*devcloud.stacktap, "report", run_id, "-o", str(report), "--db", str(devcloud.db)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    html = report.read_text()
+    for hop in ("schedule_and_build_instances", "ComputeTaskManager.schedule_and_build_instances",
+                "SchedulerManager.select_destinations", "ComputeManager.build_and_run_instance"):  # fmt: skip
+        assert hop in html, hop
