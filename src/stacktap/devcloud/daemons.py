@@ -13,25 +13,15 @@ when oslo.service forks a worker), so a stop signals master and worker together.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from stacktap.devcloud import processes
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.processes import Running, is_alive, stop_process_group
+from stacktap.devcloud.processes import Running, is_alive
 from stacktap.devcloud.services import DaemonSpec
-from stacktap.errors import DevcloudError
-
-
-def _pid_path(layout: Layout, spec: DaemonSpec) -> Path:
-    return layout.run / f"{spec.name}.pid"
-
-
-def _fingerprint_path(layout: Layout, spec: DaemonSpec) -> Path:
-    return layout.run / f"{spec.name}.fingerprint"
 
 
 def command(layout: Layout, spec: DaemonSpec, config_files: list[Path]) -> list[str]:
@@ -60,55 +50,19 @@ def _is_ours(layout: Layout, spec: DaemonSpec, pid: int) -> bool:
 
 def running(layout: Layout, spec: DaemonSpec) -> Running | None:
     """The live process of ``spec``; a stale pid file is removed on the way."""
-    path = _pid_path(layout, spec)
-    try:
-        pid = int(path.read_text().strip())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        pid = 0
-    if pid > 0 and _is_ours(layout, spec, pid):
-        return Running(spec.name, pid)
-    _forget(layout, spec)
-    return None
-
-
-def _forget(layout: Layout, spec: DaemonSpec) -> None:
-    for path in (_pid_path(layout, spec), _fingerprint_path(layout, spec)):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+    return processes.recorded(layout, spec.name, lambda pid: _is_ours(layout, spec, pid))
 
 
 def started_fingerprint(layout: Layout, spec: DaemonSpec) -> str | None:
-    try:
-        return _fingerprint_path(layout, spec).read_text().strip()
-    except OSError:
-        return None
+    return processes.started_fingerprint(layout, spec.name)
 
 
 def start(
     layout: Layout, spec: DaemonSpec, argv: list[str], env: Mapping[str, str], fingerprint_value: str
 ) -> subprocess.Popen[bytes]:
     """Spawn ``argv`` in its own session (it outlives ``up``); output appended to its log."""
-    with open(layout.log(spec.name), "ab") as log:
-        when = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(f"\n===== stacktap devcloud: starting {spec.process} at {when} =====\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env),
-                cwd=str(layout.root),
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise DevcloudError(f"cannot start {spec.process}: {exc}") from exc
-    _pid_path(layout, spec).write_text(f"{proc.pid}\n")
-    _fingerprint_path(layout, spec).write_text(fingerprint_value + "\n")
-    return proc
+    banner = f"starting {spec.process}"
+    return processes.spawn(layout, spec.name, argv, env, banner, fingerprint_value, label=spec.process)
 
 
 def stop(layout: Layout, spec: DaemonSpec, timeout: float = 15.0) -> bool:
@@ -116,8 +70,8 @@ def stop(layout: Layout, spec: DaemonSpec, timeout: float = 15.0) -> bool:
     current = running(layout, spec)
     if current is None:
         return False
-    stop_process_group(current.pid, timeout)
-    _forget(layout, spec)
+    processes.stop_process_group(current.pid, timeout)
+    processes.forget(layout, spec.name)
     return True
 
 

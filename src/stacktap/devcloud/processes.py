@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,16 +159,22 @@ def _proc_name(service: str) -> str:
 
 def running(layout: Layout, service: str) -> Running | None:
     """The live gunicorn master of ``service``; a stale pid file is removed on the way."""
-    path = _pid_path(layout, service)
+    return recorded(layout, service, lambda pid: _is_ours(layout, service, pid))
+
+
+def recorded(layout: Layout, name: str, is_ours: Callable[[int], bool]) -> Running | None:
+    """The process ``DIR/run/<name>.pid`` names, if ``is_ours`` says it still is ours; a stale
+    pid file (and its fingerprint) is removed on the way. Shared with ``devcloud.daemons``."""
+    path = _pid_path(layout, name)
     try:
         pid = int(path.read_text().strip())
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
         pid = 0
-    if pid > 0 and _is_ours(layout, service, pid):
-        return Running(service, pid)
-    forget(layout, service)
+    if pid > 0 and is_ours(pid):
+        return Running(name, pid)
+    forget(layout, name)
     return None
 
 
@@ -196,17 +202,30 @@ def start(
 ) -> subprocess.Popen[bytes]:
     """Spawn gunicorn for ``spec`` in its own session; output appended to the service's log."""
     conf_path(layout, spec.name).write_text(gunicorn_conf(layout, spec, port, app, extra))
-    log_path = layout.log(spec.name)
-    with open(log_path, "ab") as log:
+    banner = f"starting {spec.name} on {HOST}:{port}"
+    return spawn(layout, spec.name, command(layout, spec), env, banner, fingerprint_value)
+
+
+def spawn(
+    layout: Layout,
+    name: str,
+    argv: list[str],
+    env: Mapping[str, str],
+    banner: str,
+    fingerprint_value: str,
+    label: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """Run ``argv`` in its own session, output appended to ``DIR/logs/<name>.log`` after a
+    ``banner`` line; its pid and fingerprint files written; errors name ``label`` (default:
+    ``name``). Shared with ``devcloud.daemons``."""
+    with open(layout.log(name), "ab") as log:
         when = time.strftime("%Y-%m-%d %H:%M:%S")
-        log.write(
-            f"\n===== stacktap devcloud: starting {spec.name} on {HOST}:{port} at {when} =====\n".encode()
-        )
+        log.write(f"\n===== stacktap devcloud: {banner} at {when} =====\n".encode())
         log.flush()
         try:
             # NOTE: a new session, so the services outlive `up` and a Ctrl-C in its terminal.
             proc = subprocess.Popen(
-                command(layout, spec),
+                argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -215,9 +234,9 @@ def start(
                 start_new_session=True,
             )
         except OSError as exc:
-            raise DevcloudError(f"cannot start {spec.name}: {exc}") from exc
-    _pid_path(layout, spec.name).write_text(f"{proc.pid}\n")
-    _fingerprint_path(layout, spec.name).write_text(fingerprint_value + "\n")
+            raise DevcloudError(f"cannot start {label or name}: {exc}") from exc
+    _pid_path(layout, name).write_text(f"{proc.pid}\n")
+    _fingerprint_path(layout, name).write_text(fingerprint_value + "\n")
     return proc
 
 
