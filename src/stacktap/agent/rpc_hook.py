@@ -168,12 +168,22 @@ def _record_send(
         request_id=_text(ctxt.get("request_id")),
         global_request_id=_text(ctxt.get("global_request_id")),
         kind=KIND_RPC_CALL if is_call else KIND_RPC_CAST,
-        attributes={k: v for k, v in attributes.items() if v is not None},
+        attributes=_present(attributes),
     )
+    _note_error(call, error)
+    recorder.submit(call, request_bytes=_json_bytes(message.get("args", {})))
+
+
+def _note_error(call: Call, error: Optional[BaseException]) -> None:
+    """The exception a send or a handler raised (for a call: the remote one), on its record."""
     if error is not None:
         call.error_type = type(error).__name__
         call.error_message = str(error)[:500]
-    recorder.submit(call, request_bytes=_json_bytes(message.get("args", {})))
+
+
+def _present(facts: Dict[str, Any]) -> Dict[str, Any]:
+    """The facts that are known (attributes keep no ``None``)."""
+    return {k: v for k, v in facts.items() if v is not None}
 
 
 def _text(value: Any) -> Optional[str]:
@@ -256,18 +266,11 @@ def _record_dispatch(
         global_request_id=_text(ctxt.get("global_request_id")),
         path_template=handler,
         kind=KIND_RPC_SERVER,
-        attributes={
-            k: v
-            for k, v in {
-                "namespace": getattr(target, "namespace", None),
-                "version": getattr(target, "version", None),
-            }.items()
-            if v is not None
-        },
+        attributes=_present(
+            {"namespace": getattr(target, "namespace", None), "version": getattr(target, "version", None)}
+        ),
     )
-    if error is not None:
-        call.error_type = type(error).__name__
-        call.error_message = str(error)[:500]
+    _note_error(call, error)
     call.call_site = handler_site(getattr(endpoint, method, None))
     recorder.submit(call)
 
