@@ -80,3 +80,29 @@ def test_log_tail_names_the_exception_of_an_oslo_traceback(tmp_path: Path) -> No
     )
     assert daemons.log_tail(layout, CONDUCTOR) == ""
     assert daemons.log_tail(layout, COMPUTE) == "nova.exception.InvalidConfiguration: No local node"
+
+
+def test_the_driver_is_copied_into_novas_virt_package_once(tmp_path: Path) -> None:
+    layout = Layout.at(tmp_path)
+    virt = layout.venv / "lib" / "python3.11" / "site-packages" / "nova" / "virt"
+    virt.mkdir(parents=True)
+    path = compute.install_driver(layout)
+    assert path == virt / f"{compute.DRIVER_MODULE}.py"
+    assert "class ImageFetchingFakeDriver(fake.FakeDriverWithoutFakeNodes)" in path.read_text()
+    assert f"{compute.DRIVER_MODULE}.ImageFetchingFakeDriver" == compute.DRIVER
+    written = path.stat().st_mtime_ns
+    assert compute.install_driver(layout) == path and path.stat().st_mtime_ns == written
+    path.write_text("# an older driver\n")
+    compute.install_driver(layout)
+    assert "ImageFetchingFakeDriver" in path.read_text()
+
+
+def test_a_changed_driver_changes_the_daemons_fingerprint(tmp_path: Path) -> None:
+    layout = Layout.at(tmp_path)
+    (layout.etc("nova")).mkdir(parents=True)
+    (layout.etc("nova") / "nova.conf").write_text("[DEFAULT]\n")
+    driver = tmp_path / "driver.py"
+    driver.write_text("one\n")
+    first = compute._plan(layout, COMPUTE, driver, None).fingerprint
+    driver.write_text("two\n")
+    assert compute._plan(layout, COMPUTE, driver, None).fingerprint != first

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from stacktap.devcloud.compute import raw_image
 from stacktap.store import Store
 
 pytestmark = pytest.mark.e2e
@@ -38,6 +39,7 @@ def _json(cloud: Any, *args: str) -> Any:
 def test_server_create_list_show_delete(devcloud: Any) -> None:
     name = "e2e-" + uuid.uuid4().hex[:8]
     server = _json(devcloud, "server", "create", *BOOT, name)
+    disk = devcloud.dir / "data" / "nova" / "instances" / server["id"] / "disk"
     try:
         assert server["status"] == "ACTIVE" and server["name"] == name
         assert server["OS-EXT-SRV-ATTR:host"] == "stacktap-devcloud"
@@ -51,9 +53,12 @@ def test_server_create_list_show_delete(devcloud: Any) -> None:
         usage = {row["resource_class"]: row["usage"] for row in _json(
             devcloud, "resource", "provider", "usage", "show", providers[0]["uuid"])}  # fmt: skip
         assert usage["MEMORY_MB"] >= 512 and usage["VCPU"] >= 1
+        # the dev cloud's driver downloaded the image from glance, as a real driver does
+        assert disk.read_bytes() == raw_image()
     finally:
         _openstack(devcloud, "server", "delete", "--wait", name)
     assert name not in {row["Name"] for row in _json(devcloud, "server", "list")}
+    assert not disk.parent.exists()  # and removed it with the server
 
 
 def test_compute_side_is_listed_by_the_osc(devcloud: Any) -> None:

@@ -63,6 +63,8 @@ def test_server_create_is_one_trace_hop_by_hop(devcloud: Any, server: Any) -> No
     trace = _trace(devcloud, label)
     calls = trace.calls
     assert len({c.trace_id for c in calls}) == 1  # one command, one trace
+    _one(calls, "the OSC's token request", side="client", method="POST", path_template="/v3/auth/tokens",
+         parent_span_id=None, status=201)  # fmt: skip
     post = _one(calls, "OSC's POST /servers", side="client", method="POST", path_template="/v2.1/servers")
     api = _one(trace.children(post), "nova-api's POST /servers", side="server", local_service="nova-api")
     cast = _one(trace.children(api), "the cast to the conductor", kind=KIND_RPC_CAST,
@@ -83,8 +85,15 @@ def test_server_create_is_one_trace_hop_by_hop(devcloud: Any, server: Any) -> No
     build = _one(trace.children(conductor), "the cast to the compute", kind=KIND_RPC_CAST,
                  method="build_and_run_instance")  # fmt: skip
     assert build.url.endswith("/compute.stacktap-devcloud")
-    _one(trace.children(build), "the compute's handling", kind=KIND_RPC_SERVER,
-         handler="ComputeManager.build_and_run_instance", local_service="nova-compute")  # fmt: skip
+    compute = _one(trace.children(build), "the compute's handling", kind=KIND_RPC_SERVER,
+                   handler="ComputeManager.build_and_run_instance", local_service="nova-compute")  # fmt: skip
+    # NOTE: the build runs on a thread pool after the handler returned: its calls still nest under it.
+    built = [c for c in trace.children(compute) if c.side == "client"]
+    image = _one(built, "the image download", method="GET", path_template="/v2/images/{image_id}/file")
+    assert image.status == 200 and image.peer.service_type == "image"
+    claims = [c for c in built if c.peer.service_type == "placement"]
+    assert any(c.path_template.startswith("/allocations/") for c in claims)
+    assert any(c.kind == KIND_RPC_CALL and c.method == "object_action" for c in built)  # instance.save()
     # the SQL nova-api ran for POST /servers, folded on its record
     statements, seconds = trace.db_summary(api)
     assert statements > 0 and seconds > 0

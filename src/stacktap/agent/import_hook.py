@@ -1,9 +1,10 @@
-"""Patch the HTTP libraries (and oslo.policy) lazily: when the program imports them, not before.
+"""Patch the libraries stacktap hooks lazily: when the program imports them, not before.
 
-A meta-path finder watches for ``requests.adapters``, ``urllib3.connectionpool`` and
-``oslo_policy.policy`` (services: the policy checks of traced requests); when one is imported
-it lets the real loader run, then applies the patch. A program that never imports them pays
-one dictionary lookup per import.
+A meta-path finder watches for the modules in :data:`PATCHES` (``requests.adapters``,
+``urllib3.connectionpool``; in services ``oslo_policy.policy``, SQLAlchemy, oslo.messaging's
+transport and dispatcher, the thread pool executors); when one is imported it lets the real
+loader run, then applies the patch. A program that never imports them pays one dictionary
+lookup per import.
 
 NOTE: standard library only, Python 3.8+ (runs inside traced programs).
 """
@@ -50,6 +51,12 @@ def _patch_rpc_dispatcher(module: ModuleType) -> None:
     patch_dispatcher(module)
 
 
+def _patch_executor(module: ModuleType) -> None:
+    from stacktap.agent.executor_hook import patch
+
+    patch(module)
+
+
 def _patch_sqlalchemy(module: ModuleType) -> None:
     from stacktap.agent.sqlalchemy_hook import patch
 
@@ -65,6 +72,9 @@ PATCHES: Dict[str, Callable[[ModuleType], None]] = {
     "sqlalchemy": _patch_sqlalchemy,
     "oslo_messaging.transport": _patch_rpc_transport,
     "oslo_messaging.rpc.dispatcher": _patch_rpc_dispatcher,
+    # the span follows work handed to a thread pool (nova-compute builds on one)
+    "concurrent.futures.thread": _patch_executor,
+    "futurist._futures": _patch_executor,
 }
 
 

@@ -22,9 +22,10 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
-from stacktap.devcloud import daemons, mariadb, processes, rabbitmq
+from stacktap.devcloud import daemons, mariadb, processes, rabbitmq, venv
 from stacktap.devcloud.http import request_bytes, request_json
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.manage import clean_env, run_tool
@@ -39,6 +40,10 @@ TraceEnv = Callable[[str, Mapping[str, str]], dict[str, str]] | None
 #: nova's ``[DEFAULT] host``: the compute host, its hypervisor and its resource provider's name.
 HOST_NAME = "stacktap-devcloud"
 IMAGE_NAME = "devcloud-image"
+#: The module of ``nova.virt`` nova-compute imports :mod:`stacktap.devcloud.nova_driver` as (a
+#: copy in the dev cloud's venv), and nova's ``compute_driver`` (relative to ``nova.virt``).
+DRIVER_MODULE = "stacktap_devcloud"
+DRIVER = DRIVER_MODULE + ".ImageFetchingFakeDriver"
 #: How long the daemons may take to report up (nova-compute imports a lot, then registers).
 UP_TIMEOUT = 180.0
 
@@ -138,19 +143,35 @@ class _DaemonPlan:
     fingerprint: str
 
 
-def _plan(layout: Layout, spec: DaemonSpec, trace_env: TraceEnv) -> _DaemonPlan:
+def install_driver(layout: Layout) -> Path:
+    """Copy the dev cloud's virt driver (:mod:`stacktap.devcloud.nova_driver`) into the dev
+    cloud's venv as ``nova.virt.``:data:`DRIVER_MODULE`, unless it is there already; its path.
+
+    NOTE: nova imports ``compute_driver`` only from its own ``nova.virt`` package, so the copy
+    goes into nova's package directory (of the venv the dev cloud made and owns).
+    """
+    text = resources.files("stacktap.devcloud").joinpath("nova_driver.py").read_text(encoding="utf-8")
+    path = venv.site_packages(layout) / "nova" / "virt" / f"{DRIVER_MODULE}.py"
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _plan(layout: Layout, spec: DaemonSpec, driver: Path, trace_env: TraceEnv) -> _DaemonPlan:
     files = [layout.etc(NOVA.name) / "nova.conf"]
     argv = daemons.command(layout, spec, files)
     base = clean_env()
     env = trace_env(spec.process, base) if trace_env else base
-    return _DaemonPlan(spec, argv, env, processes.fingerprint(argv, env, files))
+    # NOTE: the driver is in the fingerprint: a changed driver restarts the daemons.
+    return _DaemonPlan(spec, argv, env, processes.fingerprint(argv, env, [*files, driver]))
 
 
 def serve(layout: Layout, state: State, token: str, trace_env: TraceEnv, say: Say) -> None:
     """Start the daemons that do not run as planned, wait until nova sees them up, map the host."""
     started: dict[str, object] = {}
+    driver = install_driver(layout)
     try:
-        for plan in (_plan(layout, spec, trace_env) for spec in DAEMONS):
+        for plan in (_plan(layout, spec, driver, trace_env) for spec in DAEMONS):
             current = daemons.running(layout, plan.spec)
             if current is not None and daemons.started_fingerprint(layout, plan.spec) == plan.fingerprint:
                 say(f"{plan.spec.process} already running (pid {current.pid})")
@@ -238,7 +259,7 @@ def _discover_host(layout: Layout, placement_url: str, token: str) -> None:
 def raw_image(size: int = 2 << 20) -> bytes:
     """A raw disk that looks bootable: an MBR with one active Linux partition, then zeros.
 
-    NOTE: the fake driver never reads it. glance inspects every upload (oslo.utils'
+    NOTE: the dev cloud's driver downloads it and boots nothing. glance inspects every upload (oslo.utils'
     format_inspector): a boot signature without a partition fails its MBR safety check, so the
     partition entry is needed, and it must fit the disk (start at sector 2048, as fdisk does).
     """

@@ -151,10 +151,11 @@ def _add_compute(sections: dict[str, dict[str, str]], layout: Layout, state: Sta
     data = layout.data / "nova"
     sections["DEFAULT"].update(
         {
-            # NOTE: the fake driver that keeps one node with a stable uuid (``state_path/compute_id``),
-            # like a real single-host driver: plain FakeDriver draws a new node uuid at each start,
-            # and nova-compute then refuses to restart ("No local node identity found").
-            "compute_driver": "fake.FakeDriverWithoutFakeNodes",
+            # NOTE: nova's fake driver that keeps one node with a stable uuid (``state_path/compute_id``),
+            # like a real single-host driver (plain FakeDriver draws a new node uuid at each start,
+            # and nova-compute then refuses to restart: "No local node identity found"), and
+            # downloads each server's image from glance as a real driver does (nova_driver.py).
+            "compute_driver": compute.DRIVER,
             "instances_path": str(data / "instances"),
             # NOTE: native threads in every nova process (nova's eventlet mode is deprecated).
             "concurrency_backend": "threading",

@@ -29,6 +29,7 @@ from stacktap.devcloud.launch_json import PREFIX
 from stacktap.devcloud.layout import Layout
 from stacktap.devcloud.services import HOST, selected
 from stacktap.devcloud.state import State
+from stacktap.devcloud.venv import site_packages
 from stacktap.errors import DevcloudError
 
 #: VS Code's Python Debugger (debugpy) configuration type.
@@ -64,16 +65,6 @@ class Facts:
     db: str
 
 
-def site_packages(layout: Layout) -> str:
-    """The dev cloud venv's site-packages (where keystone, glance, nova and OSC live)."""
-    found = sorted(layout.venv.glob("lib/python*/site-packages"))
-    if not found:
-        raise DevcloudError(
-            f"no site-packages in {layout.venv}: run `stacktap devcloud up --dir {layout.root}`"
-        )
-    return str(found[-1])
-
-
 def facts(layout: Layout, state: State) -> Facts:
     """The facts of the dev cloud in ``layout``; attach only to services running under debugpy."""
     from stacktap.store import default_db_path
@@ -89,7 +80,7 @@ def facts(layout: Layout, state: State) -> Facts:
         str(layout.python),
         str(layout.bin / "openstack"),
         env,
-        site_packages(layout),
+        str(site_packages(layout)),
         attach,
         state.db if state.trace_servers and state.db else str(Path(default_db_path()).absolute()),
     )

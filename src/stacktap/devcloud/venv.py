@@ -121,6 +121,16 @@ def ensure(
     marker.write_text(json.dumps(_wanted(with_nova, with_compute), indent=2) + "\n")
 
 
+def site_packages(layout: Layout) -> Path:
+    """The dev cloud venv's site-packages (where keystone, glance, nova and OSC live)."""
+    found = sorted(layout.venv.glob("lib/python*/site-packages"))
+    if not found:
+        raise DevcloudError(
+            f"no site-packages in {layout.venv}: run `stacktap devcloud up --dir {layout.root}`"
+        )
+    return found[-1]
+
+
 def pip_install(layout: Layout, wanted: list[str]) -> None:
     """``pip install -c constraints.txt WANTED`` with the venv's pip; a one-line error naming the log."""
     layout.logs.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,89 @@
+"""The span being served follows work into a thread pool, and only traced work is touched."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from types import ModuleType
+
+import pytest
+
+from stacktap.agent import context, executor_hook
+
+
+@pytest.fixture()
+def patched_executor(monkeypatch: pytest.MonkeyPatch) -> type:
+    """A private executor class, patched as the hook patches the standard library's."""
+
+    class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            return super().submit(fn, *args, **kwargs)
+
+    module = ModuleType("concurrent.futures.thread")
+    module.ThreadPoolExecutor = ThreadPoolExecutor  # type: ignore[attr-defined]
+    executor_hook.patch(module)
+    executor_hook.patch(module)  # once only
+    return ThreadPoolExecutor
+
+
+def _seen_in_pool(executor_class: type) -> tuple[context.SpanContext | None, str]:
+    def look() -> tuple[context.SpanContext | None, str]:
+        return context.current_span(), threading.current_thread().name
+
+    with executor_class(max_workers=1) as pool:
+        return pool.submit(look).result(timeout=10)  # type: ignore[no-any-return]
+
+
+def test_submitted_work_runs_under_the_span_current_at_submit(patched_executor: type) -> None:
+    token = context.set_current_span("a" * 32, "b" * 16)
+    try:
+        seen, thread = _seen_in_pool(patched_executor)
+    finally:
+        context.reset_current_span(token)
+    assert thread != threading.current_thread().name
+    assert seen == context.SpanContext("a" * 32, "b" * 16)
+
+
+def test_work_submitted_outside_a_span_is_untouched(patched_executor: type) -> None:
+    assert context.current_span() is None
+    seen, _ = _seen_in_pool(patched_executor)
+    assert seen is None
+
+
+def test_the_pool_thread_forgets_the_span_after_the_task(patched_executor: type) -> None:
+    with patched_executor(max_workers=1) as pool:
+        token = context.set_current_span("c" * 32, "d" * 16)
+        try:
+            pool.submit(lambda: None).result(timeout=10)
+        finally:
+            context.reset_current_span(token)
+        # the same (only) worker thread, a task submitted untraced: no span left behind
+        assert pool.submit(context.current_span).result(timeout=10) is None
+
+
+def test_an_unpatched_executor_does_not_carry_the_span() -> None:
+    """The reason for the hook: without it a pool thread sees no span."""
+
+    class Plain(concurrent.futures.ThreadPoolExecutor):
+        pass
+
+    token = context.set_current_span("e" * 32, "f" * 16)
+    try:
+        seen, _ = _seen_in_pool(Plain)
+    finally:
+        context.reset_current_span(token)
+    assert seen is None
+
+
+def test_the_wrapped_callable_keeps_its_name_and_result(patched_executor: type) -> None:
+    def build_instance(x: int) -> int:
+        return x * 2
+
+    token = context.set_current_span("1" * 32, "2" * 16)
+    try:
+        wrapped = executor_hook._under(context.SpanContext("1" * 32, "2" * 16), build_instance)
+        with patched_executor(max_workers=1) as pool:
+            assert pool.submit(build_instance, 21).result(timeout=10) == 42
+    finally:
+        context.reset_current_span(token)
+    assert wrapped.__name__ == "build_instance"
