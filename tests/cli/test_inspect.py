@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -113,6 +114,28 @@ def test_show_table_and_all(db: Path) -> None:
         (1, "glance", "client", 0, ""),
         (2, "glance-api", "server", 1, "ImagesController.index (1 layer)"),
     ]
+
+
+def test_show_folds_polling_in_the_table_only(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location(
+        "rpc_traces", Path(__file__).parents[1] / "render" / "rpc_traces.py"
+    )
+    assert spec and spec.loader
+    samples = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(samples)
+    db = str(tmp_path / "s.db")
+    run_id = samples.write_server_create(tmp_path / "s.db", polls=(200, 200, 200, 200))
+    code, table, _ = invoke("show", run_id, "--db", db)
+    assert code == 0
+    (poll,) = [line for line in table.splitlines() if "wait_for_status" in line]
+    assert poll.startswith("| 10-19 |") and "| 200 x4 |" in poll and "[+6 inner calls hidden]" in poll
+    code, every, _ = invoke("show", run_id, "--db", db, "--no-fold")
+    assert len([line for line in every.splitlines() if "wait_for_status" in line]) == 4
+    assert " x4 " not in every
+    code, out, _ = invoke("show", run_id, "--db", db, "-f", "json")
+    rows = json.loads(out)
+    assert [r["#"] for r in rows] == list(range(1, 24))  # one row per call: machine formats never fold
+    assert [r["Status"] for r in rows if "wait_for_status" in r["Call site"]] == ["200"] * 4
 
 
 def test_show_last_is_the_newest_command(db: Path) -> None:

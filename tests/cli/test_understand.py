@@ -17,6 +17,12 @@ _SPEC = importlib.util.spec_from_file_location(
 assert _SPEC and _SPEC.loader
 samples = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(samples)
+_RPC_SPEC = importlib.util.spec_from_file_location(
+    "rpc_traces", Path(__file__).parents[1] / "render" / "rpc_traces.py"
+)
+assert _RPC_SPEC and _RPC_SPEC.loader
+rpc_samples = importlib.util.module_from_spec(_RPC_SPEC)
+_RPC_SPEC.loader.exec_module(rpc_samples)
 NOVA = "http://127.0.0.1:8774/v2.1"
 
 
@@ -63,6 +69,40 @@ def test_diff_text_and_json(tmp_path: Path) -> None:
     assert text.output.rstrip().endswith("1 added, 0 removed, 0 changed, 2 same")
     data = json.loads(_invoke("diff", a, b, "-f", "json", "--changes-only", "--db", db).output)
     assert [c["op"] for c in data["calls"]] == ["added"]
+
+
+def test_api_and_diff_of_rpc_in_json_and_yaml(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    good = rpc_samples.write_server_create(db)
+    bad = rpc_samples.write_server_create(
+        db, label="server create vm2", start=rpc_samples.T0 + 100, no_valid_host=True
+    )
+    rows = json.loads(_invoke("api", good, bad, "--server", "-f", "json", "--db", str(db)).output)
+    select = next(r for r in rows if r["Caller"] == "nova-conductor" and r["Service"] == "scheduler")
+    assert select == {
+        "Caller": "nova-conductor",
+        "Service": "scheduler",
+        "Method": "call",
+        "Path": "select_destinations v4.5",
+        "Calls": 2,
+        "Runs": 2,
+        "Statuses": "reply, NoValidHost_Remote",
+    }
+    yaml_text = _invoke("api", good, "--server", "-f", "yaml", "--db", str(db)).output
+    assert "Path: ComputeManager.build_and_run_instance" in yaml_text and "Method: fanout" in yaml_text
+    data = json.loads(
+        _invoke("diff", good, bad, "--all-calls", "--changes-only", "-f", "json", "--db", str(db)).output
+    )
+    changed = [
+        (c["op"], c["kind"], c["method"], c["path"], c["changes"])
+        for c in data["calls"]
+        if c["kind"] == "rpc"
+    ]
+    assert changed == [
+        ("changed", "rpc", "call", "select_destinations", ["status reply -> NoValidHost_Remote"]),
+        ("removed", "rpc", "cast", "build_and_run_instance", []),
+        ("removed", "rpc", "fanout", "update_instance_info", []),
+    ]
 
 
 def test_which_without_openstack_is_one_line(tmp_path: Path) -> None:

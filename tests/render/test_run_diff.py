@@ -1,4 +1,4 @@
-"""Run diff: aligned steps, folded repeats, added/removed/changed, thresholds."""
+"""Run diff: aligned steps, folded repeats, added/removed/changed, thresholds; RPC steps."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from exchange_traces import KEYSTONE, write_run
+from rpc_traces import T0, load, write_server_create
 
 from stacktap.render.run_diff import ADDED, CHANGED, REMOVED, SAME, diff_runs, render_diff
 from stacktap.store import Store, load_trace
@@ -86,6 +87,7 @@ def test_text_and_json_renderings(tmp_path: Path) -> None:
     data = [line.to_dict() for line in lines]
     assert json.loads(json.dumps(data))[0] == {
         "op": "removed",
+        "kind": "http",
         "service": "keystone",
         "method": "GET",
         "path": "/",
@@ -93,3 +95,60 @@ def test_text_and_json_renderings(tmp_path: Path) -> None:
         "b": None,
         "changes": [],
     }
+
+
+def _rpc_diff(tmp_path: Path, **b_kw: object) -> list:
+    db = tmp_path / "rpc.db"
+    a = write_server_create(db)
+    b = write_server_create(db, label="openstack server create --wait vm2", start=T0 + 100, **b_kw)
+    return diff_runs(load(db, a), load(db, b), all_calls=True)
+
+
+def test_rpc_steps_align_and_a_call_that_now_raises_is_changed(tmp_path: Path) -> None:
+    lines = _rpc_diff(tmp_path, no_valid_host=True)
+    rpc = [(line.op, line.key, line.changes) for line in lines if line.key[1] in ("call", "cast", "fanout")]
+    assert rpc == [
+        (SAME, ("conductor", "cast", "schedule_and_build_instances"), []),
+        (CHANGED, ("scheduler", "call", "select_destinations"), ["status reply -> NoValidHost_Remote"]),
+        (REMOVED, ("compute", "cast", "build_and_run_instance"), []),
+        (REMOVED, ("scheduler", "fanout", "update_instance_info"), []),
+    ]
+    text = render_diff(lines, "a", "b", only_changes=True)
+    assert "~ scheduler call select_destinations     status reply -> NoValidHost_Remote\n" in text
+    assert "- compute cast build_and_run_instance" in text
+    data = json.loads(json.dumps([line.to_dict() for line in lines]))
+    select = next(d for d in data if d["path"] == "select_destinations")
+    assert select == {
+        "op": "changed",
+        "kind": "rpc",
+        "service": "scheduler",
+        "method": "call",
+        "path": "select_destinations",
+        "a": {"count": 1, "statuses": ["reply"], "duration_ms": 10.0, "versions": ["4.5"]},
+        "b": {"count": 1, "statuses": ["NoValidHost_Remote"], "duration_ms": 10.0, "versions": ["4.5"]},
+        "changes": ["status reply -> NoValidHost_Remote"],
+    }
+    # SQL statements are never steps
+    assert not [line for line in lines if line.key[1] == "SELECT"]
+
+
+def test_a_new_rpc_api_version_is_a_change_of_the_same_step(tmp_path: Path) -> None:
+    lines = _rpc_diff(tmp_path, scheduler_version="4.6")
+    (select,) = [line for line in lines if line.key == ("scheduler", "call", "select_destinations")]
+    assert select.op == CHANGED and select.changes == ["version 4.5 -> 4.6"]
+    assert [line.op for line in lines if line is not select] == [SAME] * (len(lines) - 1)
+
+
+def test_rpc_steps_only_with_all_calls(tmp_path: Path) -> None:
+    db = tmp_path / "rpc.db"
+    a = write_server_create(db)
+    b = write_server_create(
+        db, label="openstack server create --wait vm2", start=T0 + 100, no_valid_host=True
+    )
+    lines = diff_runs(load(db, a), load(db, b))
+    # the command's own calls: POST /servers, the polls (one step of 3), the final GET
+    assert [(line.op, line.key[1], line.key[2]) for line in lines] == [
+        (SAME, "POST", "/v2.1/servers"),
+        (SAME, "GET", "/v2.1/servers/{server_id}"),
+    ]
+    assert lines[1].a is not None and lines[1].a.count == 4

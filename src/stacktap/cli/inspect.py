@@ -87,12 +87,21 @@ def with_request_id_links(store: Store, trace: Trace) -> Trace:
     help="Instead of the calls, the SQL the services ran while serving them, folded per call "
     "(count, time, rows; placeholders only).",
 )
+@click.option(
+    "--no-fold",
+    "no_fold",
+    is_flag=True,
+    help="One row per call, repeats too (the table folds a run of identical sibling calls, "
+    "such as --wait polling, into one row).",
+)
 @one_line_errors
-def show(run: str, db: str | None, fmt: str, linked: bool, sql: bool) -> None:
+def show(run: str, db: str | None, fmt: str, linked: bool, sql: bool, no_fold: bool) -> None:
     """The calls of RUN (id, unique prefix or 'last'), in tree order.
 
     What a service did while serving a call (its server-side record, with the handler and
-    middleware layer count, and the calls it made) is indented under that call.
+    middleware layer count, and the calls it made) is indented under that call. In the table,
+    consecutive identical calls under one parent (polling) fold into one row: # FIRST-LAST,
+    status xN, total duration, the first one's inner calls. json/yaml/value never fold.
     """
     with open_store(db) as store:
         trace = load_trace(store, run)
@@ -104,7 +113,7 @@ def show(run: str, db: str | None, fmt: str, linked: bool, sql: bool) -> None:
         emit_rows(DB_COLUMNS, db_rows(trace), fmt)
         return
     if fmt == "table":
-        emit_rows(CALL_COLUMNS, call_rows(trace, indent=True), fmt)
+        emit_rows(CALL_COLUMNS, call_rows(trace, indent=True, fold=not no_fold), fmt)
     else:
         emit_rows(CALL_COLUMNS + CALL_TREE_COLUMNS, call_rows(trace, indent=False), fmt)
 

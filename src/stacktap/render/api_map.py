@@ -4,6 +4,12 @@ Each distinct (caller, service, method, path template) across one or many runs, 
 often it was called, in how many of the runs, and the statuses seen. The caller column
 keeps the command's own calls (the ones the user's policies must allow) apart from the
 calls services made while serving them (token validation with service credentials...).
+
+RPC records are APIs too: the topic's service (``conductor``), how the message went
+(``call``, ``cast`` or ``fanout``) and the RPC method (``select_destinations``), the RPC API
+version beside it in the map (``select_destinations v4.5``); their server side is the endpoint
+method that handled it (``ComputeManager.build_and_run_instance``). SQL statements are never
+calls of a trace (``Trace.db_calls``), so never APIs here.
 """
 
 from __future__ import annotations
@@ -12,11 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from stacktap.model import SERVER, Call
+from stacktap.model import KIND_RPC_CALL, KIND_RPC_CAST, KIND_RPC_SERVER, RPC_KINDS, SERVER, Call
 from stacktap.paths import path_template
+from stacktap.render.calls import status_text
 from stacktap.store.trace import Trace, service_label
 
 COLUMNS = ("Caller", "Service", "Method", "Path", "Calls", "Runs", "Statuses")
+
+#: The Method of an RPC record: how its message went.
+RPC_CALL = "call"  # waited for the reply
+RPC_CAST = "cast"  # published to one server of the topic
+RPC_FANOUT = "fanout"  # published to every server of the topic
+RPC_DISPATCH = "rpc"  # a handled message whose sender this trace does not have
 
 
 @dataclass
@@ -54,11 +67,43 @@ def caller_of(call: Call, trace: Trace) -> str:
     return call.process_name or "client"
 
 
-def api_key(call: Call) -> tuple[str, str, str]:
-    """(service, method, path template): what makes two calls "the same API"."""
+def rpc_method(call: Call, trace: Trace | None = None) -> str:
+    """``call``, ``cast`` or ``fanout`` for an RPC record; a handled message (server side) takes
+    its sender's (its parent in ``trace``), ``rpc`` when the trace does not have it."""
+    if call.kind == KIND_RPC_SERVER:
+        sender = trace.parent(call) if trace is not None else None
+        if sender is None or sender.kind not in (KIND_RPC_CALL, KIND_RPC_CAST):
+            return RPC_DISPATCH
+        call = sender
+    if call.kind == KIND_RPC_CALL:
+        return RPC_CALL
+    if call.kind == KIND_RPC_CAST and call.attributes.get("fanout"):
+        return RPC_FANOUT
+    return RPC_CAST
+
+
+def api_key(call: Call, trace: Trace | None = None) -> tuple[str, str, str]:
+    """(service, method, path template): what makes two calls "the same API".
+
+    For RPC: (the topic, or the serving process; ``call``/``cast``/``fanout``; the RPC method,
+    or the endpoint method on the server side). The RPC API version is not part of it: a diff
+    reports a version change as a change of the same step.
+    """
     service = (call.local_service or "?") if call.side == SERVER else service_label(call)
+    if call.kind in RPC_KINDS:
+        path = (call.handler or call.path_template or call.method) if call.side == SERVER else call.method
+        return service, rpc_method(call, trace), path
     template = call.path_template or path_template(urlsplit(call.url).path or "/")
     return service, call.method.upper(), template or "/"
+
+
+def rpc_version(call: Call) -> str | None:
+    """The RPC API version a client record sent (``4.5``), if known; None for HTTP and for the
+    server side (whose version is the endpoint's, not the message's)."""
+    if call.kind not in (KIND_RPC_CALL, KIND_RPC_CAST):
+        return None
+    version = call.attributes.get("version")
+    return str(version) if version else None
 
 
 def api_map(traces: Iterable[Trace], include_server: bool = False) -> list[ApiUse]:
@@ -68,7 +113,10 @@ def api_map(traces: Iterable[Trace], include_server: bool = False) -> list[ApiUs
         for call in trace.calls:
             if call.side == SERVER and not include_server:
                 continue
-            service, method, path = api_key(call)
+            service, method, path = api_key(call, trace)
+            version = rpc_version(call)
+            if version:
+                path = f"{path} v{version}"
             key = (caller_of(call, trace), service, method, path)
             use = uses.get(key)
             if use is None:
@@ -76,7 +124,7 @@ def api_map(traces: Iterable[Trace], include_server: bool = False) -> list[ApiUs
             use.calls += 1
             if trace.run.id not in use.run_ids:
                 use.run_ids.append(trace.run.id)
-            status = str(call.status) if call.status is not None else (call.error_type or "none")
+            status = status_text(call)
             if status not in use.statuses:
                 use.statuses.append(status)
     return list(uses.values())

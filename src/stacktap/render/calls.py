@@ -8,8 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from stacktap.model import CLIENT, Call
+from stacktap.model import CLIENT, KIND_RPC_CALL, KIND_RPC_CAST, KIND_RPC_SERVER, Call
 from stacktap.store.trace import Trace
+
+#: What a status says of an RPC record that did not fail (RPC has no status code).
+_RPC_STATUS = {KIND_RPC_CALL: "reply", KIND_RPC_CAST: "sent", KIND_RPC_SERVER: "done"}
+
+
+def status_text(call: Call) -> str:
+    """A call's outcome in one word or two, as ``show``, ``api`` and ``diff`` all say it: the HTTP
+    status (``200``); for RPC ``reply`` (a call answered), ``sent`` (a cast published) or
+    ``done`` (a message handled); the exception class when it failed (``ConnectionError``,
+    ``NoValidHost_Remote``, after the status when there is one); ``-`` when nothing is known."""
+    parts = [str(call.status)] if call.status is not None else []
+    if call.kind in _RPC_STATUS and not call.failed:
+        parts.append(_RPC_STATUS[call.kind])
+    if call.failed:
+        parts.append(str(call.error_type))
+    return " ".join(parts) or "-"
 
 
 def pick_calls(trace: Trace, numbers: Sequence[int] = ()) -> list[Call]:

@@ -6,16 +6,22 @@ path template) fold into one step with a count (polling, paging). difflib's
 SequenceMatcher aligns the two step sequences; aligned steps are compared for status,
 count and duration (slower or faster beyond both a ratio and an absolute threshold, so
 jitter on 3 ms calls is not news).
+
+RPC messages the services sent (with ``--all-calls``) are steps like HTTP calls, keyed by topic,
+``call``/``cast``/``fanout`` and RPC method (``api_map.api_key``); their status is ``show``'s
+(``reply``, ``sent`` or the remote exception), and a changed RPC API version is a change too.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stacktap.model import CLIENT, Call
-from stacktap.render.api_map import api_key
+from stacktap.model import CLIENT, RPC_KINDS, Call
+from stacktap.render.api_map import api_key, rpc_version
+from stacktap.render.calls import status_text
 from stacktap.store.trace import Trace
 
 SAME = " "
@@ -44,15 +50,35 @@ class Step:
 
     @property
     def statuses(self) -> list[str]:
-        seen: list[str] = []
-        for call in self.calls:
-            status = str(call.status) if call.status is not None else (call.error_type or "none")
-            if status not in seen:
-                seen.append(status)
-        return seen
+        return _distinct(status_text(call) for call in self.calls)
+
+    @property
+    def versions(self) -> list[str]:
+        """The RPC API versions the step's messages were sent with (none for HTTP)."""
+        return _distinct(version for version in map(rpc_version, self.calls) if version)
+
+    @property
+    def kind(self) -> str:
+        """``rpc`` or ``http``."""
+        return "rpc" if self.calls and self.calls[0].kind in RPC_KINDS else "http"
 
     def summary(self) -> dict[str, Any]:
-        return {"count": self.count, "statuses": self.statuses, "duration_ms": round(self.duration * 1000, 1)}
+        summary: dict[str, Any] = {
+            "count": self.count,
+            "statuses": self.statuses,
+            "duration_ms": round(self.duration * 1000, 1),
+        }
+        if self.kind == "rpc":
+            summary["versions"] = self.versions
+        return summary
+
+
+def _distinct(values: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+    return seen
 
 
 @dataclass
@@ -67,8 +93,10 @@ class DiffLine:
 
     def to_dict(self) -> dict[str, Any]:
         service, method, path = self.key
+        step = self.b or self.a
         return {
             "op": {SAME: "same", ADDED: "added", REMOVED: "removed", CHANGED: "changed"}[self.op],
+            "kind": step.kind if step is not None else "http",
             "service": service,
             "method": method,
             "path": path,
@@ -84,11 +112,11 @@ def diff_calls(trace: Trace, all_calls: bool = False) -> list[Call]:
     return [c for c in trace.calls if c.side == CLIENT and (all_calls or c.run_id == trace.run.id)]
 
 
-def fold(calls: list[Call]) -> list[Step]:
+def fold(calls: list[Call], trace: Trace | None = None) -> list[Step]:
     """Consecutive calls with the same key become one step."""
     steps: list[Step] = []
     for call in calls:
-        key = api_key(call)
+        key = api_key(call, trace)
         if steps and steps[-1].key == key:
             steps[-1].calls.append(call)
         else:
@@ -104,8 +132,8 @@ def diff_runs(
     all_calls: bool = False,
 ) -> list[DiffLine]:
     """Align the runs' steps; every step of A and of B appears once in the result."""
-    steps_a = fold(diff_calls(a, all_calls))
-    steps_b = fold(diff_calls(b, all_calls))
+    steps_a = fold(diff_calls(a, all_calls), a)
+    steps_b = fold(diff_calls(b, all_calls), b)
     matcher = difflib.SequenceMatcher(
         None, [s.key for s in steps_a], [s.key for s in steps_b], autojunk=False
     )
@@ -125,6 +153,8 @@ def _changes(a: Step, b: Step, ratio: float, min_delta: float) -> list[str]:
     changes: list[str] = []
     if a.statuses != b.statuses:
         changes.append("status {} -> {}".format("/".join(a.statuses), "/".join(b.statuses)))
+    if a.versions != b.versions:
+        changes.append("version {} -> {}".format("/".join(a.versions) or "?", "/".join(b.versions) or "?"))
     if a.count != b.count:
         changes.append(f"count {a.count} -> {b.count}")
     slow, fast = max(a.duration, b.duration), min(a.duration, b.duration)

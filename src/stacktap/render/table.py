@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from stacktap.model import KIND_RPC_CALL, KIND_RPC_CAST, KIND_RPC_SERVER, SERVER, Call, CatalogEntry, Run
-from stacktap.render.calls import format_ms, offset_ms
+from stacktap.model import SERVER, Call, CatalogEntry, Run
+from stacktap.render.calls import format_ms, offset_ms, status_text
 from stacktap.store.trace import Trace, service_label
 
 Rows = list[list[Any]]
@@ -22,19 +22,6 @@ CATALOG_COLUMNS = ["Type", "Name", "Interface", "Region", "URL"]
 
 _INTERFACE_ORDER = {"public": 0, "internal": 1, "admin": 2}
 _LABEL_WIDTH = 60
-
-
-#: What the Status column says of an RPC record that did not fail (RPC has no status code).
-_RPC_STATUS = {KIND_RPC_CALL: "reply", KIND_RPC_CAST: "sent", KIND_RPC_SERVER: "done"}
-
-
-def _status(call: Call) -> str:
-    parts = [str(call.status)] if call.status is not None else []
-    if call.kind in _RPC_STATUS and not call.failed:
-        parts.append(_RPC_STATUS[call.kind])
-    if call.failed:
-        parts.append(str(call.error_type))
-    return " ".join(parts) or "-"
 
 
 def _where(call: Call, trace: Trace | None = None) -> str:
@@ -66,30 +53,93 @@ def _service(call: Call) -> str:
     return service_label(call)
 
 
-def call_rows(trace: Trace, indent: bool = True) -> Rows:
+def call_rows(trace: Trace, indent: bool = True, fold: bool = False) -> Rows:
     """One row per call in tree order (``trace.walk()``).
 
     With ``indent`` the service is indented by two spaces per level, so what a service did
     while serving a call sits under it; without, rows end with the side and depth instead.
+    With ``fold``, repeats (``fold_siblings``: a command's own polling) become one row: ``#``
+    is ``FIRST-LAST``, the status gets `` xN``, the duration is the repeats' total, and only
+    the first repeat's inner calls are listed (the call site says how many were hidden).
     """
     rows: Rows = []
-    for call in trace.walk():
-        depth = trace.depth(call)
-        service = _service(call)
-        row: list[Any] = [
-            call.seq,
-            f"{offset_ms(trace, call):.1f}",
-            format_ms(call.duration),
-            "  " * depth + service if indent else service,
-            call.method,
-            call.path_template or call.url,
-            _status(call),
-            _where(call, trace),
-        ]
-        if not indent:
-            row += [call.side, depth, source_location(call)]
-        rows.append(row)
+
+    def visit(siblings: list[Call], depth: int) -> None:
+        for group in fold_siblings(siblings) if fold else [[call] for call in siblings]:
+            rows.append(_call_row(trace, group, depth, indent))
+            visit(trace.children(group[0]), depth + 1)
+
+    # NOTE: the depth of the walk is the depth ``trace.depth()`` counts: children of children.
+    visit(trace.roots, 0)
     return rows
+
+
+def _call_row(trace: Trace, group: list[Call], depth: int, indent: bool) -> list[Any]:
+    call = group[0]
+    service = _service(call)
+    number: Any = call.seq
+    duration = call.duration
+    status = status_text(call)
+    where = _where(call, trace)
+    if len(group) > 1:
+        number = f"{call.seq}-{group[-1].seq}"
+        known = [c.duration for c in group if c.duration is not None]
+        duration = sum(known) if known else None
+        status = f"{status} x{len(group)}"
+        hidden = sum(_subtree_size(trace, c) for c in group[1:])
+        if hidden:
+            where = f"{where} [+{hidden} inner call{'' if hidden == 1 else 's'} hidden]".lstrip()
+    row: list[Any] = [
+        number,
+        f"{offset_ms(trace, call):.1f}",
+        format_ms(duration),
+        "  " * depth + service if indent else service,
+        call.method,
+        call.path_template or call.url,
+        status,
+        where,
+    ]
+    if not indent:
+        row += [call.side, depth, source_location(call)]
+    return row
+
+
+def fold_key(call: Call) -> tuple[Any, ...]:
+    """What two sibling calls share to fold into one row: side, kind, who made it, service,
+    method, path template, status, and the code on this side (call site, or handler)."""
+    code = call.handler if call.side == SERVER else (call.call_site.label if call.call_site else None)
+    return (
+        call.side,
+        call.kind,
+        call.local_service,
+        _service(call),
+        call.method,
+        call.path_template or call.url,
+        status_text(call),
+        code,
+    )
+
+
+def fold_siblings(siblings: list[Call]) -> list[list[Call]]:
+    """``siblings`` (calls with one parent, in start order) cut into runs of consecutive calls
+    with the same ``fold_key``: ``--wait`` asking ``GET /servers/{id}`` until it is ACTIVE
+    is one group; the same call after another one, or answered differently, starts a new one."""
+    groups: list[list[Call]] = []
+    for call in siblings:
+        if groups and fold_key(groups[-1][0]) == fold_key(call):
+            groups[-1].append(call)
+        else:
+            groups.append([call])
+    return groups
+
+
+def _subtree_size(trace: Trace, call: Call) -> int:
+    """How many calls happened inside ``call`` (its children, theirs...)."""
+    total, pending = 0, list(trace.children(call))
+    while pending:
+        total += 1
+        pending.extend(trace.children(pending.pop()))
+    return total
 
 
 def _local_time(epoch: float | None) -> str:
