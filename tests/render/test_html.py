@@ -142,3 +142,15 @@ def test_curl_line_is_runnable_with_secrets_as_variables(tmp_path: Path) -> None
     assert '"$OS_PASSWORD"' in token and "{SHA256}" not in token
     later = [c["curl"] for c in calls if c["curl"] and "X-Auth-Token" in c["curl"]]
     assert len(later) > 3 and all('-H "X-Auth-Token: $OS_TOKEN"' in line for line in later)
+
+
+def test_the_waterfall_says_what_became_of_each_rpc_message(tmp_path: Path) -> None:
+    from rpc_traces import load, write_server_create
+
+    db = tmp_path / "rpc.db"
+    html = render_report(load(db, write_server_create(db, no_valid_host=True)))
+    statuses = re.findall(r'<span class="status (ok|err)"[^>]*>([^<]*)</span>', html)
+    assert ("ok", "sent") in statuses  # the cast to the conductor
+    assert ("ok", "done") in statuses  # the conductor's handling of it
+    assert ("err", "NoValidHost_Remote") in statuses  # the scheduler call that raised
+    assert ("ok", "-") not in statuses

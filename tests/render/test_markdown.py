@@ -115,3 +115,13 @@ def test_backticks_in_a_body_do_not_break_the_fence(tmp_path: Path) -> None:
     html = _html(page)
     assert "not the end" in html and html.count("<pre>") + html.count("<pre ") >= 3
     assert "## [1] GET /a\\_b — h:1 — 200" in page
+
+
+def test_rpc_messages_say_sent_or_reply_not_no_response(tmp_path: Path) -> None:
+    from rpc_traces import load, write_server_create
+
+    db = tmp_path / "rpc.db"
+    text = render_markdown(load(db, write_server_create(db)))
+    assert "| schedule_and_build_instances | `nova/conductor` | conductor | sent |" in text
+    assert "| select_destinations | `nova/scheduler` | scheduler | reply |" in text
+    assert "no response" not in text

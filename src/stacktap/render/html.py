@@ -21,6 +21,7 @@ from html import escape
 from pathlib import Path
 
 from stacktap.model import Call
+from stacktap.render.calls import status_text
 from stacktap.render.mermaid import sequence_to_mermaid
 from stacktap.render.report_data import call_service, script_json, trace_details
 from stacktap.render.sequence import SequenceDiagram, build_sequence, request_text, response_text
@@ -163,7 +164,7 @@ def _waterfall(trace: Trace, calls: list[Call], colors: dict[str, str], base: fl
         service = call_service(call)
         left = (call.start - base) / span * 100.0
         width = max((call.end - call.start) / span * 100.0, 0.15)
-        status = call.status if call.status is not None else (call.error_type or "-")
+        status = status_text(call)
         state = "err" if call.failed or (call.status or 0) >= 400 else "ok"
         if call.side == "server":
             handler = call.handler or request_text(call)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from stacktap.model import BODY_BINARY, BODY_JSON, BODY_NONE, BODY_STREAM, CLIENT, SERVER, Body, Call, Headers
+from stacktap.render.calls import status_text
 from stacktap.render.har import body_comment
 from stacktap.store.trace import Trace, service_label
 
@@ -60,9 +61,8 @@ def _ms(seconds: float | None) -> str:
 
 
 def _outcome(call: Call) -> str:
-    if call.status is not None:
-        return str(call.status)
-    return call.error_type or "no response"
+    text = status_text(call)
+    return "no response" if text == "-" else text
 
 
 def _summary(trace: Trace, clients: list[Call]) -> list[str]:
