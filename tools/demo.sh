@@ -26,7 +26,8 @@ if ! missing="$("$STACKTAP" devcloud missing)"; then
         compute=0
     elif ! missing="$("$STACKTAP" devcloud missing)"; then
         compute=0
-        why="still missing after apt-get: $(echo $missing)"
+        missing="$(echo $missing)"
+        why="$missing still missing after its install (try \`apt-get install --reinstall $missing\`)"
     fi
 fi
 
