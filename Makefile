@@ -1,6 +1,7 @@
 # The two commands of the README:
-#   make demo   sets everything up, starts the local dev cloud, traces `openstack image list`
-#               and writes its HTML report
+#   make demo   sets everything up, starts the local dev cloud (with compute when RabbitMQ and
+#               MariaDB are there or can be installed), traces `openstack image list` and
+#               `openstack server create --wait` and writes an HTML report (tools/demo.sh)
 #   make test   installs what the tests need, then lint, type checks and the whole test suite
 #               against a real dev cloud (.ci/run calls exactly this)
 
@@ -25,12 +26,8 @@ tools: venv
 	bash tools/install-test-tools.sh
 
 demo: venv
-	$(STACKTAP) devcloud up --dir $(DEVCLOUD_DIR) --trace-servers --db $(DEVCLOUD_DB)
-	eval "$$($(STACKTAP) devcloud env --dir $(DEVCLOUD_DIR))" && \
-	    $(STACKTAP) run --db $(DEVCLOUD_DB) --label demo -- openstack image list
-	$(STACKTAP) show --db $(DEVCLOUD_DB) last
-	$(STACKTAP) report --db $(DEVCLOUD_DB) last -o demo-report.html
-	@echo "open demo-report.html in a browser; the dev cloud keeps running: $(STACKTAP) devcloud down --dir $(DEVCLOUD_DIR)"
+	STACKTAP=$(STACKTAP) DEVCLOUD_DIR=$(DEVCLOUD_DIR) DEVCLOUD_DB=$(DEVCLOUD_DB) \
+	    DEMO_REPORT=demo-report.html bash tools/demo.sh
 
 lint: venv
 	$(BIN)/ruff check src tests benchmarks

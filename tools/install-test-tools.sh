@@ -10,28 +10,12 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
-if ! command -v chromium >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    else
-        sudo apt-get update -qq
-        sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
-    fi
-fi
-
-# Debian packages the dev cloud runs as nodes of its own (never as system services):
-# rabbitmq-server (nova's message bus, stacktap.devcloud.rabbitmq) and mariadb-server; and the
-# Go toolchain with gophercloud for tests/e2e/go (a client in another language, for the proxy).
-missing=()
-for pkg in rabbitmq-server mariadb-server golang-go golang-github-gophercloud-gophercloud-dev; do
-    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-    sudo_=""; [ "$(id -u)" = 0 ] || sudo_="sudo"
-    $sudo_ apt-get update -qq
-    $sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+# Debian packages: Chromium; what the dev cloud runs as nodes of its own (never as system
+# services): rabbitmq-server (nova's message bus, stacktap.devcloud.rabbitmq) and mariadb-server;
+# and the Go toolchain with gophercloud for tests/e2e/go (a client in another language, for the
+# proxy). install-debian-packages.sh installs the missing ones (root or passwordless sudo).
+bash "$here/install-debian-packages.sh" chromium rabbitmq-server mariadb-server golang-go \
+    golang-github-gophercloud-gophercloud-dev
 
 if [ ! -x "$here/node_modules/.bin/mmdc" ] || [ ! -d "$here/node_modules/har-validator" ]; then
     # NOTE: puppeteer (under mermaid-cli) would download its own Chrome: we use Debian's.

@@ -151,3 +151,16 @@ def test_with_and_without_nova_together_is_one_line(tmp_path: Path) -> None:
     code, _, err = _run("up", "--dir", str(tmp_path / "c"), "--with", "nova", "--without", "nova")
     assert code == 1
     assert "contradict" in _one_error_line(err)
+
+
+def test_missing_names_the_packages_compute_lacks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from stacktap.devcloud import mariadb, rabbitmq
+
+    # NOTE: this machine has both (the e2e tests run them): each is taken away where it is looked for
+    if not (rabbitmq.installed() and mariadb.installed()):
+        pytest.skip("needs rabbitmq-server and mariadb-server installed (tools/install-test-tools.sh)")
+    assert _run("missing")[:2] == (0, "")
+    monkeypatch.setattr(rabbitmq, "SERVER", tmp_path / "no-such-rabbitmq-server")
+    assert _run("missing")[:2] == (1, "rabbitmq-server\n")
+    monkeypatch.setattr(mariadb, "INSTALL", "no-such-mariadb-install-db")
+    assert _run("missing")[:2] == (1, "rabbitmq-server\nmariadb-server\n")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from oslo_utils.imageutils import format_inspector
@@ -106,3 +107,55 @@ def test_a_changed_driver_changes_the_daemons_fingerprint(tmp_path: Path) -> Non
     first = compute._plan(layout, COMPUTE, driver, None).fingerprint
     driver.write_text("two\n")
     assert compute._plan(layout, COMPUTE, driver, None).fingerprint != first
+
+
+def _row(
+    binary: str, updated_at: str | None, state: str = "up", status: str = "enabled"
+) -> dict[str, object]:
+    """One os-services row as nova-api answers it (``updated_at`` in UTC, no zone)."""
+    row: dict[str, object] = {"binary": binary, "host": compute.HOST_NAME, "state": state, "status": status}
+    return {**row, "updated_at": updated_at}
+
+
+_LAUNCHED = datetime(2026, 12, 3, 17, 6, 30, 400000, tzinfo=timezone.utc)
+_BINARIES = ["nova-conductor", "nova-scheduler", "nova-compute"]
+
+
+def test_a_daemon_this_up_started_needs_a_heartbeat_newer_than_its_start() -> None:
+    # the rows right after `up --without compute; up --with compute`: nova still says "up"
+    # from the stopped daemons' last heartbeats (fresher than service_down_time)
+    old = [_row(binary, "2026-12-03T17:06:09.000000") for binary in _BINARIES]
+    started = {binary: _LAUNCHED for binary in _BINARIES}
+    assert compute.not_up_yet(old, started) == _BINARIES
+    # a heartbeat in the launch's own second is not newer (MariaDB keeps whole seconds)
+    same_second = [_row(binary, "2026-12-03T17:06:30.000000") for binary in _BINARIES]
+    assert compute.not_up_yet(same_second, started) == _BINARIES
+    fresh = [_row("nova-conductor", "2026-12-03T17:06:31.000000"), *old[1:]]
+    assert compute.not_up_yet(fresh, started) == ["nova-scheduler", "nova-compute"]
+    all_fresh = [_row(binary, "2026-12-03T17:06:41.000000") for binary in _BINARIES]
+    assert compute.not_up_yet(all_fresh, started) == []
+
+
+def test_reused_daemons_are_taken_at_novas_word_and_down_ones_wait() -> None:
+    old = [_row(binary, "2026-12-03T17:06:09.000000") for binary in _BINARIES]
+    assert compute.not_up_yet(old, {}) == []  # all reused: as before the fix
+    assert compute.not_up_yet(old, {"nova-compute": _LAUNCHED}) == ["nova-compute"]
+    rows = [
+        _row("nova-conductor", "2026-12-03T17:06:41.000000", state="down"),
+        _row("nova-scheduler", "2026-12-03T17:06:41.000000", status="disabled"),
+    ]
+    assert compute.not_up_yet(rows, {}) == _BINARIES  # down, disabled, and compute not listed at all
+    assert compute.not_up_yet([_row("nova-compute", None), *old[:2]], {"nova-compute": _LAUNCHED}) == [
+        "nova-compute"
+    ]
+
+
+def test_heartbeat_reads_novas_utc_timestamps() -> None:
+    assert compute.heartbeat(_row("nova-compute", "2026-12-03T17:06:09.000000")) == datetime(
+        2026, 12, 3, 17, 6, 9, tzinfo=timezone.utc
+    )
+    assert compute.heartbeat(_row("nova-compute", "2026-12-03T17:06:09Z")) == datetime(
+        2026, 12, 3, 17, 6, 9, tzinfo=timezone.utc
+    )
+    assert compute.heartbeat(_row("nova-compute", None)) is None
+    assert compute.heartbeat(_row("nova-compute", "yesterday")) is None

@@ -1,8 +1,9 @@
-"""``stacktap devcloud up/status/down/env/ide``: a local keystone, glance and nova-api on 127.0.0.1.
+"""``stacktap devcloud up/status/down/env/ide/missing``: a local keystone, glance and nova-api on 127.0.0.1.
 
 Exit codes: ``up`` 0 when every service answers; ``status`` 0 only when every service runs and
 answers (so scripts can ask "is it up?"), else 1; ``down`` 0 when it stopped services or nothing
-was running (stopping is idempotent: CI calls it unconditionally), 1 when DIR holds no dev cloud.
+was running (stopping is idempotent: CI calls it unconditionally), 1 when DIR holds no dev cloud;
+``missing`` 0 when ``up --with compute`` has the system packages it needs, else 1.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import click
 
 from stacktap import settings
 from stacktap.cli.options import emit_rows, fail, format_option
-from stacktap.devcloud import clouds, debug, launch_json, lifecycle
+from stacktap.devcloud import clouds, compute, debug, launch_json, lifecycle
 from stacktap.devcloud import ide as ide_facts
 from stacktap.devcloud.nova import COMPUTE_NOTE, LIMITATION
 from stacktap.errors import DevcloudError
@@ -194,6 +195,17 @@ def env(directory: str | None) -> None:
     state = lifecycle.load_state(layout)
     for line in clouds.shell_exports(layout, state):
         click.echo(line)
+
+
+@devcloud.command()
+def missing() -> None:
+    """Print the Debian packages ``up --with compute`` needs and this machine lacks, one a line
+    (for ``apt-get install``); exit 1 when there is one."""
+    packages = compute.missing_packages()
+    for package in packages:
+        click.echo(package)
+    if packages:
+        raise SystemExit(1)
 
 
 @devcloud.command("ide", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

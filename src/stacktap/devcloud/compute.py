@@ -20,8 +20,9 @@ from __future__ import annotations
 import struct
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -68,6 +69,12 @@ def database_url(layout: Layout, state: State, database: str) -> str:
 
 def neutron_database_url(layout: Layout, state: State) -> str:
     return database_url(layout, state, "neutron")
+
+
+def missing_packages() -> list[str]:
+    """The Debian packages ``up --with compute`` needs that are not installed here (by what
+    :mod:`~stacktap.devcloud.rabbitmq` and :mod:`~stacktap.devcloud.mariadb` run)."""
+    return [module.PACKAGE for module in (rabbitmq, mariadb) if not module.installed()]
 
 
 def start_database(layout: Layout, state: State, say: Say) -> None:
@@ -166,9 +173,17 @@ def _plan(layout: Layout, spec: DaemonSpec, driver: Path, trace_env: TraceEnv) -
     return _DaemonPlan(spec, argv, env, processes.fingerprint(argv, env, [*files, driver]))
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A daemon this ``up`` launched: its process and when (UTC, as nova's heartbeats are)."""
+
+    proc: subprocess.Popen[bytes]
+    at: datetime
+
+
 def serve(layout: Layout, state: State, token: str, trace_env: TraceEnv, say: Say) -> None:
     """Start the daemons that do not run as planned, wait until nova sees them up, map the host."""
-    started: dict[str, object] = {}
+    started: dict[str, _Started] = {}
     driver = install_driver(layout)
     try:
         for plan in (_plan(layout, spec, driver, trace_env) for spec in DAEMONS):
@@ -179,7 +194,9 @@ def serve(layout: Layout, state: State, token: str, trace_env: TraceEnv, say: Sa
             if current is not None:
                 say(f"restarting {plan.spec.process} (its configuration changed)")
                 daemons.stop(layout, plan.spec)
-            started[plan.spec.name] = daemons.start(layout, plan.spec, plan.argv, plan.env, plan.fingerprint)
+            at = datetime.now(timezone.utc)
+            proc = daemons.start(layout, plan.spec, plan.argv, plan.env, plan.fingerprint)
+            started[plan.spec.name] = _Started(proc, at)
             say(f"running {plan.spec.process} (log: {layout.log(plan.spec.name)})")
         compute_url = NOVA.endpoint_url(state.ports[NOVA.name])
         _wait_services_up(layout, compute_url, token, started)
@@ -201,39 +218,84 @@ def stop_all(layout: Layout) -> list[str]:
     return stopped
 
 
-def service_states(compute_url: str, token: str) -> dict[str, str]:
-    """nova's view of its services on this host: binary -> ``up``/``down``/``disabled``."""
+def _services(compute_url: str, token: str) -> list[dict[str, object]]:
+    """nova's os-services rows for this host (empty when nova does not answer with a list)."""
     listed = request_json("GET", compute_url + "/os-services", headers={"X-Auth-Token": token}, timeout=10)
     if listed.status != 200 or not isinstance(listed.body, dict):
-        return {}
-    states = {}
-    for service in listed.body.get("services", []):
-        if service.get("host") == HOST_NAME:
-            disabled = service.get("status") == "disabled"
-            states[service.get("binary", "")] = "disabled" if disabled else str(service.get("state"))
-    return states
+        return []
+    rows = listed.body.get("services", [])
+    return [row for row in rows if isinstance(row, dict) and row.get("host") == HOST_NAME]
 
 
-def _wait_services_up(layout: Layout, compute_url: str, token: str, started: Mapping[str, object]) -> None:
+def _state(row: Mapping[str, object]) -> str:
+    return "disabled" if row.get("status") == "disabled" else str(row.get("state"))
+
+
+def service_states(compute_url: str, token: str) -> dict[str, str]:
+    """nova's view of its services on this host: binary -> ``up``/``down``/``disabled``."""
+    return {str(row.get("binary", "")): _state(row) for row in _services(compute_url, token)}
+
+
+def heartbeat(row: Mapping[str, object]) -> datetime | None:
+    """A service row's last heartbeat (``updated_at``, which nova gives in UTC without a zone)."""
+    value = row.get("updated_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def not_up_yet(rows: Iterable[Mapping[str, object]], started_at: Mapping[str, datetime]) -> list[str]:
+    """The binaries of :data:`DAEMONS` nova does not show up, in ``DAEMONS`` order.
+
+    ``started_at`` maps a binary this ``up`` launched to its launch time: such a daemon counts
+    only once its row has a heartbeat newer than that. NOTE: nova says ``up`` while the last
+    heartbeat is fresher than ``service_down_time`` (60 s), so right after ``up --without
+    compute`` the stopped daemon's old row still says ``up``; taking it would let ``up`` return
+    before the new nova-compute listens, and the first boot fails with NoValidHost. A daemon
+    that was already running and reused has no entry and is taken at nova's word.
+    """
+    latest = {str(row.get("binary", "")): row for row in rows}
+    waiting = []
+    for spec in DAEMONS:
+        found = latest.get(spec.binary)
+        if found is None or _state(found) != "up":
+            waiting.append(spec.binary)
+            continue
+        since = started_at.get(spec.binary)
+        beat = heartbeat(found)
+        if since is not None and (beat is None or beat <= since):
+            waiting.append(spec.binary)
+    return waiting
+
+
+def _wait_services_up(layout: Layout, compute_url: str, token: str, started: Mapping[str, _Started]) -> None:
     deadline = time.monotonic() + UP_TIMEOUT
+    started_at = {spec.binary: started[spec.name].at for spec in DAEMONS if spec.name in started}
     while True:
         for spec in DAEMONS:
-            proc = started.get(spec.name)
-            code = proc.poll() if proc is not None else None  # type: ignore[attr-defined]
+            launched = started.get(spec.name)
+            code = launched.proc.poll() if launched is not None else None
             if code is not None:
                 raise DevcloudError(
                     f"{spec.process} exited (code {code}) while starting: {daemons.log_tail(layout, spec)}; "
                     f"read {layout.log(spec.name)}"
                 )
-        states = service_states(compute_url, token)
-        waiting = [spec for spec in DAEMONS if states.get(spec.binary) != "up"]
+        rows = _services(compute_url, token)
+        waiting = not_up_yet(rows, started_at)
         if not waiting:
             return
         if time.monotonic() > deadline:
-            spec = waiting[0]
+            binary = waiting[0]
+            spec = next(s for s in DAEMONS if s.binary == binary)
+            state = next((_state(row) for row in rows if row.get("binary") == binary), "nothing")
+            stale = " with no heartbeat since it started" if state == "up" else ""
             raise DevcloudError(
-                f"{spec.process} did not report up within {UP_TIMEOUT:.0f}s (nova says "
-                f"{states.get(spec.binary, 'nothing')}); read {layout.log(spec.name)}"
+                f"{spec.process} did not report up within {UP_TIMEOUT:.0f}s (nova says {state}{stale}); "
+                f"read {layout.log(spec.name)}"
             )
         time.sleep(1.0)
 

@@ -35,6 +35,8 @@ HOST = "127.0.0.1"
 SERVER = "mariadbd"
 INSTALL = "mariadb-install-db"
 CLIENT = "mariadb"
+#: The Debian package that has them.
+PACKAGE = "mariadb-server"
 MISSING = "MariaDB is not installed ({what} not found): apt-get install mariadb-server"
 START_TIMEOUT = 60.0
 #: The user the services connect as (its password is the dev cloud's admin password).
@@ -83,11 +85,20 @@ def database_url(directory: str | Path, database: str, password: str) -> str:
     return _server(Path(directory).resolve()).url(database, password)
 
 
+def _find(name: str) -> str | None:
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+
 def _tool(name: str) -> str:
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    found = _find(name)
     if not found:
         raise DevcloudError(MISSING.format(what=name))
     return found
+
+
+def installed() -> bool:
+    """Whether a server can be set up and started here (``mariadbd`` and ``mariadb-install-db``)."""
+    return all(_find(name) for name in (SERVER, INSTALL))
 
 
 def running_pid(directory: str | Path) -> int | None:

@@ -34,6 +34,8 @@ HOST = "127.0.0.1"
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 #: How long a node may take to accept AMQP (about 17 s was seen on a loaded 2-core machine).
 START_TIMEOUT = 90.0
+#: The Debian package that has it.
+PACKAGE = "rabbitmq-server"
 MISSING = "RabbitMQ is not installed ({server} missing): apt-get install rabbitmq-server"
 
 # NOTE: the AMQP 0-9-1 protocol header; a broker that is ready answers with a Connection.Start
@@ -137,6 +139,11 @@ def accepts_amqp(port: int, timeout: float = 2.0) -> bool:
     return first == b"\x01"
 
 
+def installed() -> bool:
+    """Whether a broker can be started here (:data:`SERVER` exists)."""
+    return SERVER.exists()
+
+
 def running_pid(directory: str | Path) -> int | None:
     """The pid of the broker started in ``directory`` if it still runs (a stale pid file is removed)."""
     broker = _broker(Path(directory).resolve())
@@ -168,12 +175,13 @@ def start_broker(directory: str | Path, timeout: float = START_TIMEOUT) -> str:
     Raises DevcloudError (one line) when RabbitMQ is not installed, its port is taken, or it does
     not accept AMQP within ``timeout`` (naming its log).
     """
-    if not SERVER.exists():
-        raise DevcloudError(MISSING.format(server=SERVER))
     root = Path(directory).resolve()
     broker = _broker(root)
+    # NOTE: a node that runs is reused before the package is looked for: it needs nothing more.
     if running_pid(root) is not None and accepts_amqp(broker.amqp_port):
         return broker.url
+    if not installed():
+        raise DevcloudError(MISSING.format(server=SERVER))
     stop_broker(root)
     if accepts_amqp(broker.amqp_port, timeout=0.5):
         raise DevcloudError(f"port {HOST}:{broker.amqp_port} kept for rabbitmq is taken by another broker")
