@@ -199,3 +199,9 @@ def test_the_diagram_and_report_show_the_rpc_hops(devcloud: Any, server: Any, tm
     for hop in ("schedule_and_build_instances", "ComputeTaskManager.schedule_and_build_instances",
                 "SchedulerManager.select_destinations", "ComputeManager.build_and_run_instance"):  # fmt: skip
         assert hop in html, hop
+    # the report's RPC table: each message with its handler; its database section: nova-api's SQL
+    rpc = html[html.index('id="rpc-section"'):html.index("</section>", html.index('id="rpc-section"'))]
+    assert "build_and_run_instance" in rpc and "ComputeManager.build_and_run_instance" in rpc
+    assert ">reply<" in rpc and ">sent<" in rpc
+    db = html[html.index('id="db-section"'):]
+    assert "<td>nova-api</td>" in db and "<td>nova-conductor</td>" in db

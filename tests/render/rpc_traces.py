@@ -17,7 +17,6 @@ from stacktap.model import (
     KIND_RPC_CAST,
     KIND_RPC_SERVER,
     SERVER,
-    Body,
     Call,
     CallSite,
     Peer,
@@ -155,8 +154,12 @@ def sql(parent: Call, clock: _Clock) -> Call:
         local_service=parent.local_service,
         duration=0.0005,
         kind=KIND_DB,
-        request_body=Body(kind="text", text="SELECT instances.id FROM instances WHERE instances.uuid = %s"),
-        attributes={"system": "mysql", "rowcount": 1},
+        # NOTE: where the SQLAlchemy hook puts it (agent/sqlalchemy_hook.py)
+        attributes={
+            "statement": "SELECT instances.id FROM instances WHERE instances.uuid = %s",
+            "system": "mysql",
+            "rowcount": 1,
+        },
     )
 
 

@@ -48,14 +48,16 @@ def fold_statements(trace: Trace) -> list[FoldedStatement]:
     return sorted(folded.values(), key=lambda f: (f.parent.seq or 0) if f.parent else 0)
 
 
+def statement_row(entry: FoldedStatement, width: int = _SQL_WIDTH) -> list[object]:
+    """One row for :data:`DB_COLUMNS`."""
+    parent = entry.parent
+    serving = f"{parent.method} {parent.path_template or parent.url}" if parent else "-"
+    service = (parent.local_service if parent else None) or "-"
+    sql = entry.sql if len(entry.sql) <= width else entry.sql[: width - 3] + "..."
+    number = f"#{parent.seq}" if parent and parent.seq else "-"
+    return [number, service, serving, entry.count, round(entry.seconds * 1000, 1), entry.rows, sql]
+
+
 def db_rows(trace: Trace, width: int = _SQL_WIDTH) -> list[list[object]]:
     """Rows for :data:`DB_COLUMNS`."""
-    rows: list[list[object]] = []
-    for entry in fold_statements(trace):
-        parent = entry.parent
-        serving = f"{parent.method} {parent.path_template or parent.url}" if parent else "-"
-        service = (parent.local_service if parent else None) or "-"
-        sql = entry.sql if len(entry.sql) <= width else entry.sql[: width - 3] + "..."
-        number = f"#{parent.seq}" if parent and parent.seq else "-"
-        rows.append([number, service, serving, entry.count, round(entry.seconds * 1000, 1), entry.rows, sql])
-    return rows
+    return [statement_row(entry, width) for entry in fold_statements(trace)]

@@ -1,8 +1,9 @@
 """The self-contained HTML report of a run: one file that opens offline.
 
 Sections: the run summary, the sequence diagram as inline SVG (drawn in Python from the
-same model as the Mermaid output), and a waterfall of every call (bars by offset and
-duration, coloured by service, server-side records indented under the call they served).
+same model as the Mermaid output), a waterfall of every call (bars by offset and duration,
+coloured by service, server-side records indented under the call they served), then the RPC
+messages and the database statements when the run has any (:mod:`~stacktap.render.report_sections`).
 Each waterfall row is a ``<details>``; its content (headers, bodies, call site and stack,
 layers with timing, curl line) is built by the inline script from a JSON blob only when
 the row is opened, so runs of thousands of calls stay fast to open.
@@ -24,6 +25,7 @@ from stacktap.model import Call
 from stacktap.render.calls import status_text
 from stacktap.render.mermaid import sequence_to_mermaid
 from stacktap.render.report_data import call_service, script_json, trace_details
+from stacktap.render.report_sections import db_section, rpc_section
 from stacktap.render.sequence import SequenceDiagram, build_sequence, request_text, response_text
 from stacktap.render.sequence_svg import sequence_svg
 from stacktap.store.trace import Trace
@@ -76,6 +78,8 @@ def render_report(trace: Trace, diagram_limit: int = DIAGRAM_LIMIT) -> str:
         _summary(trace, calls, colors),
         _diagram_section(diagram, colors, diagram_limit),
         _waterfall(trace, calls, colors, base, span),
+        rpc_section(trace),
+        db_section(trace),
         '<script type="application/json" id="calls-data">',
         script_json(trace_details(trace, calls, base)),
         "</script>",
