@@ -1,4 +1,5 @@
-"""``stacktap devcloud up/status/down/env/ide/missing``: a local keystone, glance and nova-api on 127.0.0.1.
+"""``stacktap devcloud up/status/down/env/ide/missing``: a local OpenStack on 127.0.0.1 (keystone, glance,
+nova-api; with compute also placement, neutron, RabbitMQ, MariaDB, nova-conductor, -scheduler, -compute).
 
 Exit codes: ``up`` 0 when every service answers; ``status`` 0 only when every service runs and
 answers (so scripts can ask "is it up?"), else 1; ``down`` 0 when it stopped services or nothing
