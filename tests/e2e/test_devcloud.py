@@ -159,7 +159,7 @@ def test_status_names_services_pids_health_and_logs(devcloud: Any) -> None:
         assert Path(row["Log"]).exists()
     assert [rows[name]["Health"] for name in ("conductor", "scheduler", "compute")] == ["ok (up)"] * 3
     table = stacktap(devcloud, "status").stdout
-    assert "--nic none" in table and "clouds.yaml" in table
+    assert "--network NET" in table and "--nic none" in table and "clouds.yaml" in table
 
 
 def test_second_up_reuses_the_running_services(devcloud: Any) -> None:
