@@ -49,7 +49,7 @@ def test_neutron_keeps_the_agent_alive_as_long_as_it_accepts(tmp_path: Path) -> 
     down_time = int(config.neutron_conf(layout, state)["DEFAULT"]["agent_down_time"])
     # neutron's own limit (its option's max): the value goes on in milliseconds as a C int
     assert down_time == (2**31 - 1) // 1000 == 2147483
-    assert neutron.REFRESH_AFTER == timedelta(seconds=down_time // 2)
+    assert timedelta(seconds=down_time // 2) == neutron.REFRESH_AFTER
 
 
 def test_a_fresh_matching_live_agent_is_current() -> None:
