@@ -40,7 +40,8 @@ def _json(cloud: Any, *args: str) -> Any:
 
 
 def _boot_args(network: str) -> list[str]:
-    return ["server", "create", "--network", network, "--flavor", "m1.tiny", "--image", "devcloud-image", "--wait"]
+    return ["server", "create", "--network", network, "--flavor", "m1.tiny", "--image", "devcloud-image",
+            "--wait"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +109,8 @@ def test_traced_boot_records_computes_port_binding_under_the_build(devcloud: Any
         builds = [c for c in trace.calls if c.kind == KIND_RPC_SERVER
                   and c.handler == "ComputeManager.build_and_run_instance"]  # fmt: skip
         assert len(builds) == 1 and builds[0].local_service == "nova-compute"
-        built = [c for c in trace.children(builds[0]) if c.side == "client" and c.peer.service_type == "network"]
+        built = [c for c in trace.children(builds[0])
+                 if c.side == "client" and c.peer.service_type == "network"]  # fmt: skip
         created = [c for c in built if c.method == "POST" and c.path_template == "/v2.0/ports"]
         assert [c.status for c in created] == [201]
         updates = [c for c in built if c.method == "PUT" and c.path_template == "/v2.0/ports/{port_id}"]
