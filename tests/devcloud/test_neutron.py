@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -81,3 +86,55 @@ def test_a_failed_registration_is_one_line_naming_the_log(tmp_path: Path) -> Non
         neutron.register_agent(layout, lambda _: None)
     assert "exit 3" in str(raised.value) and str(layout.bootstrap_log) in str(raised.value)
     assert "no neutron here" in layout.bootstrap_log.read_text()
+
+
+def _failing_python(tmp_path: Path) -> Layout:
+    """A layout whose venv python fails: any registration attempt raises."""
+    layout = Layout(tmp_path / "cloud")
+    layout.make_dirs()
+    layout.bin.mkdir(parents=True, exist_ok=True)
+    layout.python.write_text("#!/bin/sh\nexit 3\n")
+    layout.python.chmod(0o755)
+    return layout
+
+
+@contextmanager
+def _neutron_answering(rows: list[dict[str, object]]) -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server answering ``GET /v2.0/agents`` with ``rows``: its URL, the paths asked."""
+    asked: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            body = json.dumps({"agents": rows}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_up_leaves_a_current_agent_alone(tmp_path: Path) -> None:
+    fresh = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    said: list[str] = []
+    with _neutron_answering([_row(heartbeat_timestamp=fresh)]) as (url, asked):
+        neutron.ensure_agent(_failing_python(tmp_path), url, "token", said.append)
+    assert said == ["neutron's stand-in Open vSwitch agent already registered (id a1)"]
+    assert asked == ["/v2.0/agents?agent_type=Open+vSwitch+agent&host=stacktap-devcloud"]
+
+
+def test_up_registers_an_agent_neutron_does_not_show(tmp_path: Path) -> None:
+    with _neutron_answering([]) as (url, _), pytest.raises(DevcloudError, match="exit 3"):
+        neutron.ensure_agent(_failing_python(tmp_path), url, "token", lambda _: None)

@@ -102,8 +102,14 @@ def ensure_agent(layout: Layout, neutron_url: str, token: str, say: Callable[[st
     """Register the stand-in agent unless neutron already shows it current (one GET: ``up``
     stays quick; registering imports neutron, some seconds)."""
     query = urllib.parse.urlencode({"agent_type": OVS_AGENT_TYPE, "host": compute.HOST_NAME})
-    listed = request_json("GET", f"{neutron_url}/v2.0/agents?{query}", headers={"X-Auth-Token": token})
-    rows = listed.body.get("agents", []) if listed.status == 200 and isinstance(listed.body, dict) else []
+    rows: list[dict[str, object]] = []
+    try:
+        listed = request_json("GET", f"{neutron_url}/v2.0/agents?{query}", headers={"X-Auth-Token": token})
+    except OSError:
+        pass  # NOTE: then register anyway: the registration goes to the database, not the API
+    else:
+        ok = listed.status == 200 and isinstance(listed.body, dict)
+        rows = listed.body.get("agents", []) if ok else []
     if agent_is_current(rows, datetime.now(timezone.utc)):
         say(f"neutron's stand-in {OVS_AGENT_TYPE} already registered (id {rows[0].get('id')})")
         return
