@@ -7,7 +7,7 @@ A peer's test suite as the proof that the dev cloud is a real compute cloud: the
 2. writes ``DIR/tempest/workspace/etc/tempest.conf`` from the dev cloud's state (keystone port,
    admin password, the ids of ``devcloud-image`` and of ``devcloud-image-alt``, which it uploads
    if missing, flavors m1.tiny and m1.small) with the features that the fake virt driver and an
-   agent-less neutron cannot offer switched off;
+   agentless neutron cannot offer switched off;
 3. runs ``tempest run`` on ``^tempest\\.api\\.compute\\.(servers|flavors|keypairs)`` minus the
    tests listed in ``benchmarks/tempest_compute_skips.txt`` (each with its reason), bounded by
    ``--timeout``;
@@ -95,8 +95,8 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "admin_password": state.password,
             "admin_project_name": "admin",
             "admin_domain_name": "Default",
-            # NOTE: no network per test project: ports on it would never bind (no agents), and
-            # neutron has no L3 service plugin for the router Tempest would add.
+            # NOTE: no network per test project: neutron has no L3 service plugin for the router
+            # Tempest would add. (Ports do bind now, to the dev cloud's stand-in OVS agent.)
             "create_isolated_networks": "false",
         },
         "identity": {
@@ -156,7 +156,8 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "vnc_console": "false",
             "spice_console": "false",
             "serial_console": "false",
-            # NOTE: neutron has no agents: an attached port never binds (binding_failed).
+            # NOTE: off since ports could not bind (no agent); they bind to the stand-in OVS agent
+            # now, but interface attach has not been rerun with Tempest since.
             "interface_attach": "false",
             # NOTE: no guest ever boots to read a metadata service or a config drive.
             "metadata_service": "false",

@@ -159,7 +159,7 @@ def test_status_names_services_pids_health_and_logs(devcloud: Any) -> None:
         assert Path(row["Log"]).exists()
     assert [rows[name]["Health"] for name in ("conductor", "scheduler", "compute")] == ["ok (up)"] * 3
     table = stacktap(devcloud, "status").stdout
-    assert "--nic none" in table and "clouds.yaml" in table
+    assert "--network NET" in table and "--nic none" in table and "clouds.yaml" in table
 
 
 def test_second_up_reuses_the_running_services(devcloud: Any) -> None:
@@ -170,6 +170,8 @@ def test_second_up_reuses_the_running_services(devcloud: Any) -> None:
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert "already serving" in result.stderr and "installing" not in result.stderr
+    # the stand-in agent neutron shows current is not registered again (nor twice)
+    assert "stand-in Open vSwitch agent already registered" in result.stderr
     assert json.loads(stacktap(devcloud, "status", "-f", "json").stdout) == before
     assert elapsed < 60
 

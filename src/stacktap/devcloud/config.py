@@ -29,6 +29,8 @@ SHIPPED_PASTE = {
 PASTE_NAME = {GLANCE.name: "glance-api-paste.ini", NOVA.name: "api-paste.ini", NEUTRON.name: "api-paste.ini"}
 #: neutron's plugin file, relative to its config dir (where neutron's WSGI app looks for it).
 ML2_CONF = "plugins/ml2/ml2_conf.ini"
+#: neutron's ``agent_down_time``: the largest it accepts (seconds; see ``neutron_conf``).
+AGENT_DOWN_TIME = (2**31 - 1) // 1000
 
 
 def render_ini(sections: Sections) -> str:
@@ -197,7 +199,8 @@ def _service_auth(state: State) -> dict[str, str]:
 
 
 def neutron_conf(layout: Layout, state: State) -> Sections:
-    """neutron-server with ML2 and no agents: the API and its database are real, ports never bind."""
+    """neutron-server with ML2 and one stand-in Open vSwitch agent (see ``neutron``): the API and
+    its database are real, ports bind to the compute host, nothing carries traffic."""
     data = layout.data / "neutron"
     return {
         "DEFAULT": {
@@ -212,6 +215,11 @@ def neutron_conf(layout: Layout, state: State) -> Sections:
             "notify_nova_on_port_status_changes": "false",
             "notify_nova_on_port_data_changes": "false",
             "rpc_workers": "0",
+            # NOTE: the stand-in agent (``neutron.register_agent``) sends no heartbeat: ``up``
+            # refreshes it, and neutron counts it alive for this long after (ML2 binds no port to
+            # a dead agent). Neutron's maximum: (2**31 - 1) // 1000 s, about 24.8 days (it hands the
+            # value on in milliseconds as a C int); a cloud left alone longer needs another ``up``.
+            "agent_down_time": str(AGENT_DOWN_TIME),
         },
         "database": {"connection": compute.neutron_database_url(layout, state)},
         "keystone_authtoken": _authtoken(state),

@@ -204,9 +204,10 @@ def up(directory: str | None, options: UpOptions, say: Say) -> tuple[Layout, Sta
 
 
 def _serve_compute(layout: Layout, current: State, tracer: tracing_module.Tracing | None, say: Say) -> None:
-    """Conductor, scheduler and compute up and mapped, and an image to boot."""
+    """neutron's stand-in agent, conductor, scheduler and compute up and mapped, an image to boot."""
     compute.map_cell1(layout, compute.transport_url(layout))
     token = KeystoneAdmin(clouds.auth_url(current), current.password).token
+    neutron.ensure_agent(layout, NEUTRON.root_url(current.ports[NEUTRON.name]), token, say)
     compute.serve(layout, current, token, tracer.process_env if tracer else None, say)
     compute.ensure_image(current.ports[GLANCE.name], token)
 

@@ -23,8 +23,10 @@ LIMITATION = (
     "nova is read/flavor/keypair only (no compute): `up --with compute` adds conductor, scheduler and compute"
 )
 COMPUTE_NOTE = (
-    "servers boot on nova's fake driver (no real guest, no console); neutron has no agents (ports "
-    "never bind): boot with `--nic none`"
+    "servers boot on nova's fake driver (no real guest, no console); neutron has one stand-in Open "
+    "vSwitch agent (registered by `up`, no process): ports on vxlan networks bind to the compute host, "
+    "so `server create --network NET` works (and `--nic none`), but no traffic flows (ports stay DOWN) "
+    "and there is no DHCP, router, floating IP or metadata"
 )
 
 
