@@ -6,8 +6,9 @@ A peer's test suite as the proof that the dev cloud is a real compute cloud: the
    ``benchmarks/tempest-constraints.txt``, reinstalled when that file changes);
 2. writes ``DIR/tempest/workspace/etc/tempest.conf`` from the dev cloud's state (keystone port,
    admin password, the ids of ``devcloud-image`` and of ``devcloud-image-alt``, which it uploads
-   if missing, flavors m1.tiny and m1.small) with the features that the fake virt driver and an
-   agentless neutron cannot offer switched off;
+   if missing, flavors m1.tiny and m1.small, the shared network ``tempest-shared`` it makes if
+   missing, so every test server gets a port bound to the stand-in OVS agent) with the features
+   that the fake virt driver and a neutron without real agents cannot offer switched off;
 3. runs ``tempest run`` on ``^tempest\\.api\\.compute\\.(servers|flavors|keypairs)`` minus the
    tests listed in ``benchmarks/tempest_compute_skips.txt`` (each with its reason), bounded by
    ``--timeout``;
@@ -40,7 +41,8 @@ from pathlib import Path
 from stacktap.devcloud import compute, nova
 from stacktap.devcloud.keystone_api import KeystoneAdmin
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.services import GLANCE, KEYSTONE, NOVA, REGION
+from stacktap.devcloud.http import request_json
+from stacktap.devcloud.services import GLANCE, KEYSTONE, NEUTRON, NOVA, REGION
 from stacktap.devcloud.state import State, load
 from stacktap.errors import DevcloudError
 
@@ -50,6 +52,10 @@ SKIPS = HERE / "tempest_compute_skips.txt"
 #: The second image Tempest wants (``image_ref_alt``), made by this script like devcloud-image.
 ALT_IMAGE = compute.IMAGE_NAME + "-alt"
 REGEX = r"^tempest\.api\.compute\.(servers|flavors|keypairs)"
+#: The network every Tempest server boots on (``[compute] fixed_network_name``): shared, since
+#: Tempest's dynamic credentials make a project per test class.
+NETWORK = "tempest-shared"
+SUBNET_CIDR = "10.99.0.0/22"
 #: Tempest runs the microversioned tests from 2.1 up to the newest that nova-api offers.
 MAX_MICROVERSION = "latest"
 
@@ -78,7 +84,31 @@ for test_id, (status, reason) in sorted(rows.items()):
 """
 
 
-def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
+def ensure_network(neutron_url: str, token: str) -> str:
+    """The name of the shared vxlan network (and subnet) Tempest's servers boot on, made if missing."""
+    headers = {"X-Auth-Token": token}
+    listed = request_json("GET", f"{neutron_url}/v2.0/networks?name={NETWORK}", headers=headers)
+    if listed.status != 200:
+        raise DevcloudError(f"neutron refused to list networks: HTTP {listed.status}")
+    found = listed.body.get("networks", [])
+    if found and found[0].get("subnets"):
+        return NETWORK
+    if found:
+        network_id = found[0]["id"]
+    else:
+        made = request_json("POST", f"{neutron_url}/v2.0/networks",
+                            {"network": {"name": NETWORK, "shared": True}}, headers)  # fmt: skip
+        if made.status != 201:
+            raise DevcloudError(f"neutron refused to create {NETWORK}: HTTP {made.status}")
+        network_id = made.body["network"]["id"]
+    subnet = {"network_id": network_id, "name": NETWORK, "ip_version": 4, "cidr": SUBNET_CIDR}
+    made = request_json("POST", f"{neutron_url}/v2.0/subnets", {"subnet": subnet}, headers)
+    if made.status != 201:
+        raise DevcloudError(f"neutron refused the subnet of {NETWORK}: HTTP {made.status}")
+    return NETWORK
+
+
+def tempest_conf(layout: Layout, state: State, images: tuple[str, str], network: str) -> str:
     """tempest.conf for the dev cloud: what it has, and what the fake driver cannot do switched off."""
     keystone = KEYSTONE.endpoint_url(state.ports[KEYSTONE.name])
     tiny, small = (nova.FLAVORS[name][0] for name in ("m1.tiny", "m1.small"))
@@ -127,8 +157,9 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             # NOTE: one host: builds land on it, migrations have nowhere to go.
             "min_compute_nodes": "1",
             "build_timeout": "120",
-            # NOTE: fixed_network_name stays unset: servers boot without a NIC (networks "none"
-            # from 2.37), as `server create --nic none` does on the dev cloud.
+            # NOTE: every server boots on this shared network, its port bound to the stand-in
+            # OVS agent (no traffic flows: the tests that ssh in are off with run_validation).
+            "fixed_network_name": network,
         },
         "compute-feature-enabled": {
             # NOTE: what nova's fake driver does for real: power, pause, suspend, rescue, resize
@@ -141,11 +172,10 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "change_password": "true",
             "enable_instance_password": "true",
             "disk_config": "true",
-            # NOTE: the fake driver's snapshot uploads no bytes: the image would stay queued, so
-            # image-from-server, backup and stable rescue (it rescues from a snapshot) are off;
-            # shelve does not wait for its image.
-            "snapshot": "false",
-            "stable_rescue": "false",
+            # NOTE: the dev cloud's driver uploads the server's disk as the snapshot's data (nova's
+            # fake driver uploads nothing), so image-from-server, backup and stable rescue work.
+            "snapshot": "true",
+            "stable_rescue": "true",
             "shelve": "true",
             "shelve_migrate": "false",
             "hostname_fqdn_sanitization": "true",
@@ -156,9 +186,8 @@ def tempest_conf(layout: Layout, state: State, images: tuple[str, str]) -> str:
             "vnc_console": "false",
             "spice_console": "false",
             "serial_console": "false",
-            # NOTE: off since ports could not bind (no agent); they bind to the stand-in OVS agent
-            # now, but interface attach has not been rerun with Tempest since.
-            "interface_attach": "false",
+            # NOTE: ports bind to the stand-in OVS agent; the fake driver attaches what nova asks.
+            "interface_attach": "true",
             # NOTE: no guest ever boots to read a metadata service or a config drive.
             "metadata_service": "false",
             "config_drive": "false",
@@ -385,9 +414,10 @@ def main(argv: list[str] | None = None) -> int:
             compute.ensure_image(glance, admin.token),
             compute.ensure_image(glance, admin.token, ALT_IMAGE),
         )
+        network = ensure_network(NEUTRON.root_url(state.ports[NEUTRON.name]), admin.token)
         venv = ensure_venv(layout.root / "tempest" / "venv")
         workspace = layout.root / "tempest" / "workspace"
-        conf_file = write_workspace(workspace, venv, tempest_conf(layout, state, images))
+        conf_file = write_workspace(workspace, venv, tempest_conf(layout, state, images, network))
     except (DevcloudError, OSError, subprocess.SubprocessError) as exc:
         print(f"tempest_compute: {exc}", file=sys.stderr)
         return 2

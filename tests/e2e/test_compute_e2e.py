@@ -126,3 +126,22 @@ def test_traced_server_create_records_the_compute_sides_own_calls(devcloud: Any)
             assert any(part in url for url in seen.get(proc, ())), (proc, sorted(seen.get(proc, ())))
     finally:
         _openstack(devcloud, "server", "delete", "--wait", name, check=False)
+
+
+def test_snapshot_and_shelve_carry_the_servers_disk_through_glance(devcloud: Any) -> None:
+    """The dev cloud's driver uploads the disk it downloaded as a snapshot's data (the fake
+    driver uploads nothing), so an image made from a server is active with those bytes and an
+    unshelve, which boots from the shelved snapshot, downloads it again."""
+    name = "e2e-snap-" + uuid.uuid4().hex[:8]
+    _json(devcloud, "server", "create", *BOOT, name)
+    snapshot = name + "-image"
+    try:
+        made = _json(devcloud, "server", "image", "create", "--wait", "--name", snapshot, name)
+        assert made["status"] == "active" and made["size"] == len(raw_image())
+        _openstack(devcloud, "server", "shelve", "--wait", name)
+        assert _json(devcloud, "server", "show", name)["status"] == "SHELVED_OFFLOADED"
+        _openstack(devcloud, "server", "unshelve", "--wait", name)
+        assert _json(devcloud, "server", "show", name)["status"] == "ACTIVE"
+    finally:
+        _openstack(devcloud, "image", "delete", snapshot, check=False)
+        _openstack(devcloud, "server", "delete", "--wait", name, check=False)

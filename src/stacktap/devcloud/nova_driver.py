@@ -10,17 +10,23 @@ nova's fake drivers boot nothing and never read the image, so ``server create`` 
 compute -> glance call, while on a real host the driver downloads the image before it boots
 (libvirt: ``images.fetch_to_raw``, image metadata then data). This driver does the same
 download, into the server's instance directory (as a driver without an image cache does, so
-every boot fetches), and removes it when the server is destroyed; the rest is
-``FakeDriverWithoutFakeNodes``: one node with a stable uuid, so nova-compute restarts.
+every boot fetches), and removes it when the server is destroyed. A snapshot (``server image
+create``, shelve) uploads that disk as the new image's data, as a real driver uploads its
+disk: the fake driver uploads nothing, and the image it leaves queued could not be downloaded
+again (an unshelve boots from it). The rest is ``FakeDriverWithoutFakeNodes``: one node with a
+stable uuid, so nova-compute restarts.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 from typing import Any
 
 from nova.virt import fake, images
+
+LOG = logging.getLogger(__name__)
 
 
 class ImageFetchingFakeDriver(fake.FakeDriverWithoutFakeNodes):
@@ -40,10 +46,14 @@ class ImageFetchingFakeDriver(fake.FakeDriverWithoutFakeNodes):
         accel_info: Any = None,
     ) -> None:
         if instance.image_ref:  # NOTE: empty for a server booted from a volume
-            path = os.path.join(self._instance_dir(instance), "disk")
+            path = self._disk(instance)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            images.get_info(context, instance.image_ref)
-            images.fetch(context, instance.image_ref, path, trusted_certs=instance.trusted_certs)
+            image = images.get_info(context, instance.image_ref)
+            if image.get("status") == "active":
+                images.fetch(context, instance.image_ref, path, trusted_certs=instance.trusted_certs)
+            else:
+                # NOTE: an image without data (the snapshot of a server that had no disk here)
+                LOG.warning("image %s is %s: nothing to download", instance.image_ref, image.get("status"))
         super().spawn(
             context,
             instance,
@@ -57,6 +67,14 @@ class ImageFetchingFakeDriver(fake.FakeDriverWithoutFakeNodes):
             accel_info=accel_info,
         )
 
+    def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
+        super().snapshot(context, instance, image_id, update_task_state)
+        path = self._disk(instance)
+        if os.path.isfile(path):
+            with open(path, "rb") as data:
+                meta = {"disk_format": "raw", "container_format": "bare"}
+                images.IMAGE_API.update(context, image_id, meta, data, purge_props=False)
+
     def destroy(
         self,
         context: Any,
@@ -69,6 +87,10 @@ class ImageFetchingFakeDriver(fake.FakeDriverWithoutFakeNodes):
         super().destroy(context, instance, network_info, block_device_info, destroy_disks, destroy_secrets)
         if destroy_disks:
             shutil.rmtree(self._instance_dir(instance), ignore_errors=True)
+
+    @classmethod
+    def _disk(cls, instance: Any) -> str:
+        return os.path.join(cls._instance_dir(instance), "disk")
 
     @staticmethod
     def _instance_dir(instance: Any) -> str:
