@@ -39,9 +39,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from stacktap.devcloud import compute, nova
+from stacktap.devcloud.http import request_json
 from stacktap.devcloud.keystone_api import KeystoneAdmin
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.http import request_json
 from stacktap.devcloud.services import GLANCE, KEYSTONE, NEUTRON, NOVA, REGION
 from stacktap.devcloud.state import State, load
 from stacktap.errors import DevcloudError

@@ -11,12 +11,14 @@ up makes every test using the fixture fail (never skip). The cloud is left runni
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +46,19 @@ class Devcloud:
     traced: bool
     #: how to run this stacktap's CLI (the installed console script)
     stacktap: tuple[str, ...] = ()
+
+    def run_openstack(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``openstack ARGS`` as the admin, untraced; with ``check``, a failure fails the test."""
+        done = subprocess.run(
+            [str(self.openstack), *args], env=self.env, capture_output=True, text=True, timeout=300
+        )
+        if check:
+            assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr[-2000:]}"
+        return done
+
+    def openstack_json(self, *args: str) -> Any:
+        """What ``openstack ARGS -f json`` prints, parsed."""
+        return json.loads(self.run_openstack(*args, "-f", "json").stdout)
 
 
 def stacktap_command() -> list[str]:

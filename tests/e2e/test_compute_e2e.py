@@ -7,7 +7,6 @@ cloud (which the session fixture brings up with ``--with compute``).
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -23,49 +22,36 @@ pytestmark = pytest.mark.e2e
 BOOT = ["--nic", "none", "--flavor", "m1.tiny", "--image", "devcloud-image", "--wait"]
 
 
-def _openstack(cloud: Any, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(cloud.openstack), *args], env=cloud.env, capture_output=True, text=True, timeout=300
-    )
-    if check:
-        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr[-2000:]}"
-    return done
-
-
-def _json(cloud: Any, *args: str) -> Any:
-    return json.loads(_openstack(cloud, *args, "-f", "json").stdout)
-
-
 def test_server_create_list_show_delete(devcloud: Any) -> None:
     name = "e2e-" + uuid.uuid4().hex[:8]
-    server = _json(devcloud, "server", "create", *BOOT, name)
+    server = devcloud.openstack_json("server", "create", *BOOT, name)
     disk = devcloud.dir / "data" / "nova" / "instances" / server["id"] / "disk"
     try:
         assert server["status"] == "ACTIVE" and server["name"] == name
         assert server["OS-EXT-SRV-ATTR:host"] == "stacktap-devcloud"
-        listed = {row["Name"]: row for row in _json(devcloud, "server", "list")}
+        listed = {row["Name"]: row for row in devcloud.openstack_json("server", "list")}
         assert listed[name]["Status"] == "ACTIVE" and listed[name]["Image"] == "devcloud-image"
-        shown = _json(devcloud, "server", "show", name)
+        shown = devcloud.openstack_json("server", "show", name)
         assert shown["id"] == server["id"] and shown["flavor"]["name"] == "m1.tiny"
         # placement holds the server's allocation on the compute host's provider
-        providers = _json(devcloud, "resource", "provider", "list")
+        providers = devcloud.openstack_json("resource", "provider", "list")
         assert [p["name"] for p in providers] == ["stacktap-devcloud"]
-        usage = {row["resource_class"]: row["usage"] for row in _json(
-            devcloud, "resource", "provider", "usage", "show", providers[0]["uuid"])}  # fmt: skip
+        usage = {row["resource_class"]: row["usage"] for row in devcloud.openstack_json(
+            "resource", "provider", "usage", "show", providers[0]["uuid"])}  # fmt: skip
         assert usage["MEMORY_MB"] >= 512 and usage["VCPU"] >= 1
         # the dev cloud's driver downloaded the image from glance, as a real driver does
         assert disk.read_bytes() == raw_image()
     finally:
-        _openstack(devcloud, "server", "delete", "--wait", name)
-    assert name not in {row["Name"] for row in _json(devcloud, "server", "list")}
+        devcloud.run_openstack("server", "delete", "--wait", name)
+    assert name not in {row["Name"] for row in devcloud.openstack_json("server", "list")}
     assert not disk.parent.exists()  # and removed it with the server
 
 
 def test_compute_side_is_listed_by_the_osc(devcloud: Any) -> None:
-    services = {row["Binary"]: row for row in _json(devcloud, "compute", "service", "list")}
+    services = {row["Binary"]: row for row in devcloud.openstack_json("compute", "service", "list")}
     assert {"nova-conductor", "nova-scheduler", "nova-compute"} <= set(services)
     assert all(services[b]["State"] == "up" for b in ("nova-conductor", "nova-scheduler", "nova-compute"))
-    hypervisors = _json(devcloud, "hypervisor", "list")
+    hypervisors = devcloud.openstack_json("hypervisor", "list")
     assert [(h["Hypervisor Hostname"], h["Hypervisor Type"], h["State"]) for h in hypervisors] == [
         ("stacktap-devcloud", "fake", "up")
     ]
@@ -73,15 +59,17 @@ def test_compute_side_is_listed_by_the_osc(devcloud: Any) -> None:
 
 def test_neutron_serves_networks_from_its_mariadb(devcloud: Any) -> None:
     name = "e2e-net-" + uuid.uuid4().hex[:8]
-    created = _json(devcloud, "network", "create", name)
+    created = devcloud.openstack_json("network", "create", name)
     try:
         assert created["provider:network_type"] == "vxlan"
-        assert name in {row["Name"] for row in _json(devcloud, "network", "list")}
-        subnet = _json(devcloud, "subnet", "create", "--network", name, "--subnet-range", "10.9.8.0/24", name)
+        assert name in {row["Name"] for row in devcloud.openstack_json("network", "list")}
+        subnet = devcloud.openstack_json(
+            "subnet", "create", "--network", name, "--subnet-range", "10.9.8.0/24", name
+        )
         assert subnet["cidr"] == "10.9.8.0/24"
     finally:
-        _openstack(devcloud, "network", "delete", name, check=False)
-    assert name not in {row["Name"] for row in _json(devcloud, "network", "list")}
+        devcloud.run_openstack("network", "delete", name, check=False)
+    assert name not in {row["Name"] for row in devcloud.openstack_json("network", "list")}
 
 
 def test_traced_server_create_records_the_compute_sides_own_calls(devcloud: Any) -> None:
@@ -125,7 +113,7 @@ def test_traced_server_create_records_the_compute_sides_own_calls(devcloud: Any)
         for proc, part in wanted.items():
             assert any(part in url for url in seen.get(proc, ())), (proc, sorted(seen.get(proc, ())))
     finally:
-        _openstack(devcloud, "server", "delete", "--wait", name, check=False)
+        devcloud.run_openstack("server", "delete", "--wait", name, check=False)
 
 
 def test_snapshot_and_shelve_carry_the_servers_disk_through_glance(devcloud: Any) -> None:
@@ -133,15 +121,15 @@ def test_snapshot_and_shelve_carry_the_servers_disk_through_glance(devcloud: Any
     driver uploads nothing), so an image made from a server is active with those bytes and an
     unshelve, which boots from the shelved snapshot, downloads it again."""
     name = "e2e-snap-" + uuid.uuid4().hex[:8]
-    _json(devcloud, "server", "create", *BOOT, name)
+    devcloud.openstack_json("server", "create", *BOOT, name)
     snapshot = name + "-image"
     try:
-        made = _json(devcloud, "server", "image", "create", "--wait", "--name", snapshot, name)
+        made = devcloud.openstack_json("server", "image", "create", "--wait", "--name", snapshot, name)
         assert made["status"] == "active" and made["size"] == len(raw_image())
-        _openstack(devcloud, "server", "shelve", "--wait", name)
-        assert _json(devcloud, "server", "show", name)["status"] == "SHELVED_OFFLOADED"
-        _openstack(devcloud, "server", "unshelve", "--wait", name)
-        assert _json(devcloud, "server", "show", name)["status"] == "ACTIVE"
+        devcloud.run_openstack("server", "shelve", "--wait", name)
+        assert devcloud.openstack_json("server", "show", name)["status"] == "SHELVED_OFFLOADED"
+        devcloud.run_openstack("server", "unshelve", "--wait", name)
+        assert devcloud.openstack_json("server", "show", name)["status"] == "ACTIVE"
     finally:
-        _openstack(devcloud, "image", "delete", snapshot, check=False)
-        _openstack(devcloud, "server", "delete", "--wait", name, check=False)
+        devcloud.run_openstack("image", "delete", snapshot, check=False)
+        devcloud.run_openstack("server", "delete", "--wait", name, check=False)

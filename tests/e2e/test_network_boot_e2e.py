@@ -26,19 +26,6 @@ HOST = "stacktap-devcloud"
 CIDR = "10.77.0.0/24"
 
 
-def _openstack(cloud: Any, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [str(cloud.openstack), *args], env=cloud.env, capture_output=True, text=True, timeout=300
-    )
-    if check:
-        assert done.returncode == 0, f"openstack {' '.join(args)}: {done.stderr[-2000:]}"
-    return done
-
-
-def _json(cloud: Any, *args: str) -> Any:
-    return json.loads(_openstack(cloud, *args, "-f", "json").stdout)
-
-
 def _boot_args(network: str) -> list[str]:
     return ["server", "create", "--network", network, "--flavor", "m1.tiny", "--image", "devcloud-image",
             "--wait"]  # fmt: skip
@@ -48,34 +35,34 @@ def _boot_args(network: str) -> list[str]:
 def network(devcloud: Any) -> Iterator[str]:
     """A vxlan network with a subnet, deleted after the tests (which delete their servers)."""
     name = "e2e-boot-net-" + uuid.uuid4().hex[:8]
-    _openstack(devcloud, "network", "create", name)
+    devcloud.run_openstack("network", "create", name)
     deleted = False
     try:
-        _openstack(devcloud, "subnet", "create", "--network", name, "--subnet-range", CIDR, name)
+        devcloud.run_openstack("subnet", "create", "--network", name, "--subnet-range", CIDR, name)
         yield name
         # NOTE: neutron refuses (409) to delete a network that still has a server's port: this
         # also checks that deleting the servers removed their ports.
-        _openstack(devcloud, "network", "delete", name)
+        devcloud.run_openstack("network", "delete", name)
         deleted = True
     finally:
         if not deleted:
-            _openstack(devcloud, "network", "delete", name, check=False)
+            devcloud.run_openstack("network", "delete", name, check=False)
 
 
 def _bound_port(cloud: Any, server: str) -> dict[str, Any]:
-    ports = _json(cloud, "port", "list", "--server", server)
+    ports = cloud.openstack_json("port", "list", "--server", server)
     assert len(ports) == 1, ports
-    return dict(_json(cloud, "port", "show", ports[0]["ID"]))
+    return dict(cloud.openstack_json("port", "show", ports[0]["ID"]))
 
 
 def test_boot_with_a_network_binds_the_port_to_the_compute_host(devcloud: Any, network: str) -> None:
-    agents = _json(devcloud, "network", "agent", "list", "--host", HOST)
+    agents = devcloud.openstack_json("network", "agent", "list", "--host", HOST)
     assert [(a["Agent Type"], a["Binary"], a["Alive"]) for a in agents] == [
         ("Open vSwitch agent", "neutron-openvswitch-agent", True)
     ]
     name = "e2e-netboot-" + uuid.uuid4().hex[:8]
     try:
-        server = _json(devcloud, *_boot_args(network), name)
+        server = devcloud.openstack_json(*_boot_args(network), name)
         assert server["status"] == "ACTIVE" and server["OS-EXT-SRV-ATTR:host"] == HOST
         port = _bound_port(devcloud, name)
         assert port["binding_host_id"] == HOST
@@ -87,7 +74,7 @@ def test_boot_with_a_network_binds_the_port_to_the_compute_host(devcloud: Any, n
         assert len(fixed) == 1 and ipaddress.ip_address(fixed[0]) in ipaddress.ip_network(CIDR)
         assert server["addresses"] == {network: fixed}
     finally:
-        _openstack(devcloud, "server", "delete", "--wait", name, check=False)
+        devcloud.run_openstack("server", "delete", "--wait", name, check=False)
 
 
 def test_traced_boot_records_computes_port_binding_under_the_build(devcloud: Any, network: str) -> None:
@@ -121,4 +108,4 @@ def test_traced_boot_records_computes_port_binding_under_the_build(devcloud: Any
         served = [c for c in trace.children(updates[0]) if c.side == "server"]
         assert [(c.local_service, c.status) for c in served] == [("neutron-server", 200)]
     finally:
-        _openstack(devcloud, "server", "delete", "--wait", name, check=False)
+        devcloud.run_openstack("server", "delete", "--wait", name, check=False)
