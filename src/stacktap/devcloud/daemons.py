@@ -13,14 +13,13 @@ when oslo.service forks a worker), so a stop signals master and worker together.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
 from stacktap.devcloud import processes
 from stacktap.devcloud.layout import Layout
-from stacktap.devcloud.processes import Running, is_alive
+from stacktap.devcloud.processes import Running
 from stacktap.devcloud.services import DaemonSpec
 
 
@@ -34,18 +33,9 @@ def command(layout: Layout, spec: DaemonSpec, config_files: list[Path]) -> list[
 
 
 def _is_ours(layout: Layout, spec: DaemonSpec, pid: int) -> bool:
-    if not is_alive(pid):
-        return False
-    if not os.path.isdir("/proc/self"):  # NOTE: no procfs (macOS): trust a live pid
-        return True
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        cwd = os.readlink(f"/proc/{pid}/cwd")
-    except OSError:
-        return False
     # NOTE: oslo.service retitles a forking service's master ("nova-conductor: master process
     # [<argv>]"), which keeps the script's path: look for it anywhere in the command line.
-    return os.fsencode(str(layout.bin / spec.process)) in cmdline and cwd == os.path.realpath(layout.root)
+    return processes.runs_in(layout, pid, [str(layout.bin / spec.process)])
 
 
 def running(layout: Layout, spec: DaemonSpec) -> Running | None:

@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,16 +113,6 @@ def fingerprint(argv: list[str], env: Mapping[str, str], files: list[Path]) -> s
     return digest.hexdigest()
 
 
-def _cmdline(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return handle.read().replace(b"\0", b" ").decode("utf-8", "replace")
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return ""
-
-
 def is_alive(pid: int) -> bool:
     """True for a running process; a zombie (exited, not yet reaped) counts as dead."""
     try:
@@ -139,18 +129,26 @@ def is_alive(pid: int) -> bool:
         return True
 
 
-def _is_ours(layout: Layout, service: str, pid: int) -> bool:
+def runs_in(layout: Layout, pid: int, marks: Sequence[str]) -> bool:
+    """Whether ``pid`` is alive, runs in the dev cloud's dir and names one of ``marks`` (a
+    path, a process title) in its command line: so a recycled pid is not taken for ours.
+    Shared with ``devcloud.daemons``."""
     if not is_alive(pid):
         return False
     if not os.path.isdir("/proc/self"):  # NOTE: no procfs (macOS): trust a live pid
         return True
-    cmdline = _cmdline(pid) or ""
     try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            cmdline = handle.read().replace(b"\0", b" ")
         cwd = os.readlink(f"/proc/{pid}/cwd")
     except OSError:
         return False
-    named = str(conf_path(layout, service)) in cmdline or f"[{_proc_name(service)}]" in cmdline
+    named = any(os.fsencode(mark) in cmdline for mark in marks)
     return named and cwd == os.path.realpath(layout.root)
+
+
+def _is_ours(layout: Layout, service: str, pid: int) -> bool:
+    return runs_in(layout, pid, [str(conf_path(layout, service)), f"[{_proc_name(service)}]"])
 
 
 def _proc_name(service: str) -> str:
