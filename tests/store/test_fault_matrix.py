@@ -247,21 +247,6 @@ def test_store_locked_mid_run_until_the_end(tmp_path: Path, server: LocalServer,
 # -- a full disk -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KB tmpfs (as root): a disk that fills up."""
-    mnt = tmp_path / "store"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("needs root to mount a small tmpfs")
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)])
-
-
 def _fill(directory: Path) -> None:
     try:
         with open(directory / "fill", "wb") as out:
