@@ -90,3 +90,18 @@ def test_the_wrapped_callable_keeps_its_name_and_result(patched_executor: type) 
     finally:
         context.reset_current_span(token)
     assert wrapped.__name__ == "build_instance"
+
+
+def test_a_failure_of_the_hook_submits_the_work_as_it_came(
+    patched_executor: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(span: object, fn: object) -> object:
+        raise RuntimeError("hook bug")
+
+    monkeypatch.setattr(executor_hook, "_under", broken)
+    token = context.set_current_span("3" * 32, "4" * 16)
+    try:
+        with patched_executor(max_workers=1) as pool:
+            assert pool.submit(lambda: 42).result(timeout=10) == 42
+    finally:
+        context.reset_current_span(token)

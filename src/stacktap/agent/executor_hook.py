@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from stacktap.agent import context
+from stacktap.agent.faults import report_fault
 
 _MARK = "_stacktap_carries_span"
 
@@ -47,7 +48,12 @@ def _wrap_submit(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def submit(self: Any, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         span = context.current_span()
-        return original(self, fn if span is None else _under(span, fn), *args, **kwargs)
+        if span is not None:
+            try:
+                fn = _under(span, fn)
+            except Exception as exc:  # NOTE: the work is submitted as it came, untraced
+                report_fault("the thread pool hook", exc)
+        return original(self, fn, *args, **kwargs)
 
     return submit
 
