@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from exchange_traces import KEYSTONE, write_run
-from rpc_traces import T0, load, write_server_create
+from rpc_traces import T0, WAIT, load, server_create_calls, write_server_create
 
+from stacktap.model import Run
 from stacktap.render.run_diff import ADDED, CHANGED, REMOVED, SAME, diff_runs, render_diff
 from stacktap.store import Store, load_trace
 
@@ -130,6 +131,29 @@ def test_rpc_steps_align_and_a_call_that_now_raises_is_changed(tmp_path: Path) -
     }
     # SQL statements are never steps
     assert not [line for line in lines if line.key[1] == "SELECT"]
+
+
+def test_services_calls_align_whatever_ran_meanwhile(tmp_path: Path) -> None:
+    """The OSC's first poll starting while the conductor asks the scheduler (they race) moves
+    no step: services' calls are compared where they happened, under the call they served."""
+    db = tmp_path / "rpc.db"
+    a = write_server_create(db)
+    with Store(str(db)) as store:
+        run = Run(label="raced", argv=["openstack"], started=T0 + 100, ended=T0 + 130, exit_code=0)
+        store.add_run(run)
+        calls = server_create_calls(run.id, T0 + 100)
+        select = next(c for c in calls if c.method == "select_destinations")
+        poll = next(c for c in calls if c.call_site == WAIT)
+        moved, shift = [poll], select.start - 0.0005 - poll.start
+        for call in calls:  # the poll's server record and the calls nova-api made for it
+            if call.parent_span_id in {m.span_id for m in moved}:
+                moved.append(call)
+        for call in moved:
+            call.start += shift
+        assert poll.start < select.start
+        store.add_calls(calls)
+    lines = diff_runs(load(db, a), load(db, run.id), all_calls=True)
+    assert [line.op for line in lines] == [SAME] * len(lines), render_diff(lines, "a", "b")
 
 
 def test_a_new_rpc_api_version_is_a_change_of_the_same_step(tmp_path: Path) -> None:

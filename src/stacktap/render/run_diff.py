@@ -108,8 +108,15 @@ class DiffLine:
 
 def diff_calls(trace: Trace, all_calls: bool = False) -> list[Call]:
     """The calls a diff compares: the command's own client calls (with ``all_calls``, also
-    the calls services made while serving it)."""
-    return [c for c in trace.calls if c.side == CLIENT and (all_calls or c.run_id == trace.run.id)]
+    the calls services made while serving it), in tree order.
+
+    NOTE: tree order, not start order: a service's calls come right after the call they serve.
+    By start time they interleave with whatever else ran meanwhile (the conductor's
+    ``select_destinations`` before or after the OSC's first ``--wait`` poll, as the scheduler
+    and the poll race), and the same boot would align differently from one run to the next.
+    The command's own calls are roots, so without ``all_calls`` the order is the same.
+    """
+    return [c for c in trace.walk() if c.side == CLIENT and (all_calls or c.run_id == trace.run.id)]
 
 
 def fold(calls: list[Call], trace: Trace | None = None) -> list[Step]:
